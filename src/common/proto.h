@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: ISC */
+#pragma once
+
+/*
+ * Every protocol constant and wire layout of kmsg-shipper/1 lives here.
+ * docs/PROTOCOL.md is the prose version of this header; keep them equal.
+ *
+ * All integers on the wire are big-endian unless noted.
+ */
+
+#include <stdint.h>
+
+#define PROTO_PROLOGUE "kmsg-shipper/1"
+#define PROTO_PROLOGUE_LEN (sizeof(PROTO_PROLOGUE) - 1)
+#define PROTO_NAME "Noise_IK_25519_ChaChaPoly_BLAKE2b"
+
+/* Framing: u16 length, then that many bytes. Zero-length frames are invalid. */
+#define PROTO_FRAME_HDR 2
+#define PROTO_FRAME_MAX 65535
+#define PROTO_TAG_LEN 16
+/* Largest transport plaintext: one frame minus the AEAD tag. */
+#define PROTO_PLAIN_MAX (PROTO_FRAME_MAX - PROTO_TAG_LEN)
+
+/* mac1: BLAKE2b-128 keyed with BLAKE2b-256("mac1" || collector static pub). */
+#define PROTO_MAC1_LABEL "mac1"
+#define PROTO_MAC1_LEN 16
+
+/*
+ * Handshake message 1 plaintext payload (encrypted by Noise under the ss key).
+ *   off len
+ *     0   1  version            = PROTO_VERSION
+ *     1   1  flags              = 0 (reserved, must be 0)
+ *     2   8  handshake counter  (strictly increasing per stream)
+ *    10  16  stream id
+ *    26  16  machine id         (from /etc/machine-id, informational)
+ *    42   1  hostname length H  (0..PROTO_HOSTNAME_MAX)
+ *    43   H  hostname           (informational, not NUL-terminated)
+ * Frame = noise msg1 (96 + 43 + H bytes) || mac1 (16 bytes).
+ */
+#define PROTO_VERSION 1
+#define PROTO_STREAM_ID_LEN 16
+#define PROTO_MACHINE_ID_LEN 16
+#define PROTO_HOSTNAME_MAX 64
+#define PROTO_HELLO_FIXED 43
+#define PROTO_HELLO_MAX (PROTO_HELLO_FIXED + PROTO_HOSTNAME_MAX)
+#define PROTO_MSG1_OVERHEAD 96
+#define PROTO_MSG1_MIN (PROTO_MSG1_OVERHEAD + PROTO_HELLO_FIXED + PROTO_MAC1_LEN)
+#define PROTO_MSG1_MAX (PROTO_MSG1_OVERHEAD + PROTO_HELLO_MAX + PROTO_MAC1_LEN)
+
+/*
+ * Handshake message 2 plaintext payload (8 bytes; msg2 = 48 + 9 = 57 bytes,
+ * always smaller than the smallest msg1 = 155 bytes):
+ *     0   1  version            = PROTO_VERSION
+ *     1   8  high-water mark: every record of this stream with
+ *            stream seq < hwm is durably stored
+ */
+#define PROTO_WELCOME_LEN 9
+#define PROTO_MSG2_OVERHEAD 48
+#define PROTO_MSG2_LEN (PROTO_MSG2_OVERHEAD + PROTO_WELCOME_LEN)
+
+/*
+ * Transport plaintexts start with a type byte.
+ *
+ * BATCH (agent -> collector):
+ *     0   1  PROTO_MSG_BATCH
+ *     1   2  count N (>= 1)
+ *     3      N times: u32 length L, then L bytes of record encoding
+ *            (record.h); records in strictly increasing stream seq.
+ *
+ * HEARTBEAT (agent -> collector): 1 byte PROTO_MSG_HEARTBEAT. The collector
+ *            answers with an ACK carrying its current high-water mark.
+ *
+ * ACK (collector -> agent):
+ *     0   1  PROTO_MSG_ACK
+ *     1   8  hwm: every record with stream seq < hwm is fsynced
+ *
+ * CLOSE (either direction): 1 byte PROTO_MSG_CLOSE, then 1 byte reason.
+ *            Tells the peer the session ends on purpose (rekey by new
+ *            handshake, shutdown). Truncation without CLOSE is an error.
+ */
+enum proto_msg_type {
+	PROTO_MSG_BATCH = 0x01,
+	PROTO_MSG_HEARTBEAT = 0x02,
+	PROTO_MSG_CLOSE = 0x03,
+	PROTO_MSG_ACK = 0x81,
+};
+#define PROTO_BATCH_HDR 3
+#define PROTO_BATCH_REC_HDR 4
+#define PROTO_ACK_LEN 9
+#define PROTO_CLOSE_LEN 2
+
+enum proto_close_reason {
+	PROTO_CLOSE_SHUTDOWN = 1,
+	PROTO_CLOSE_LIFETIME = 2,
+};
+
+/* Sessions: a new handshake at least this often, and well before nonces run out. */
+#define PROTO_SESSION_MAX_SECONDS 3600
+#define PROTO_SESSION_MAX_MESSAGES (UINT64_C(1) << 40)
