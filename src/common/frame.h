@@ -36,7 +36,7 @@ ssize_t frame_reader_fill(struct frame_reader *r, int fd);
 int frame_reader_push(struct frame_reader *r, const uint8_t *data, size_t len);
 
 /*
- * Next complete frame. Returns 1 and points *msg/*len into the buffer (valid
+ * Next complete frame. Returns 1 and points *msg and *len into the buffer (valid
  * until the next fill/push), 0 when more bytes are needed, -EBADMSG for a
  * zero-length frame.
  */

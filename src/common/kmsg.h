@@ -37,10 +37,18 @@ __attribute__((warn_unused_result)) int kmsg_parse(const uint8_t *buf, size_t le
 						   uint8_t *scratch, size_t cap);
 
 /*
- * For regular-file/FIFO sources: length of the record starting at buf
- * (its header line plus following lines that start with a space), given
- * avail bytes. Returns the length including the final '\n', or 0 if the
- * record is not yet complete (no final newline or a following non-space
- * line not yet seen... see kmsg.c), never more than avail.
+ * For regular-file/FIFO sources, where records follow each other: length of
+ * the record starting at buf, given avail bytes: its first (header) line up
+ * to and including its '\n', plus every following line that starts with a
+ * space, each up to and including its '\n'. The record ends where a line
+ * starts with anything else.
+ *
+ * Returns 0 ("cannot decide yet, read more") when the first line has no
+ * '\n' yet, when a continuation line has no '\n' yet, or when the buffer
+ * ends right after a complete line (more continuation lines may follow).
+ * With at_eof non-zero, whatever lines are there form the record instead,
+ * a last line without '\n' included; 0 then only for avail == 0.
+ * Never more than avail. A FIFO writer's last record is thus only returned
+ * once the next record starts or at_eof is given.
  */
 size_t kmsg_record_span(const uint8_t *buf, size_t avail, int at_eof);

@@ -14,6 +14,9 @@
 #define PROTO_PROLOGUE_LEN (sizeof(PROTO_PROLOGUE) - 1)
 #define PROTO_NAME "Noise_IK_25519_ChaChaPoly_BLAKE2b"
 
+/* TCP port the collector listens on unless configured otherwise. */
+#define PROTO_DEFAULT_PORT 5140
+
 /* Framing: u16 length, then that many bytes. Zero-length frames are invalid. */
 #define PROTO_FRAME_HDR 2
 #define PROTO_FRAME_MAX 65535

@@ -104,7 +104,7 @@ __attribute__((warn_unused_result)) int record_encode(const struct record *rec, 
  */
 __attribute__((warn_unused_result)) int record_decode(const uint8_t *buf, size_t len, struct record *ret_rec);
 
-/* Iterate the fields: *off starts at 0. Returns 1 and sets *f/*flen, or 0 at the end. */
+/* Iterate the fields: *off starts at 0. Returns 1 and sets *f and *flen, or 0 at the end. */
 int record_field_next(const struct record *rec, size_t *off, const uint8_t **f, size_t *flen);
 
 /*

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: ISC */
+#pragma once
+
+/* The agent's configuration (shipper.conf, man kmsg-shipper.conf(5)). */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "uplink.h"
+
+#define AGENT_MAX_COLLECTORS 16
+
+struct agent_conf {
+	struct cfg *cfg; /* owns the strings below */
+	const char *private_key_file;
+	const char *state_dir;
+	const char *kmsg_path;
+	int log_level;
+	unsigned long long queue_max;
+	struct uplink_target targets[AGENT_MAX_COLLECTORS];
+	char ports[AGENT_MAX_COLLECTORS][8];
+	size_t ntargets;
+	unsigned long long connect_timeout_ms;
+	unsigned long long heartbeat_ms;
+	unsigned long long backoff_max_ms;
+	unsigned long long session_max_ms;
+};
+
+/*
+ * Load and check path. On failure returns -errno and *err points to a
+ * message "FILE:LINE: ..." (static storage or owned by conf; print it before
+ * agent_conf_free).
+ */
+__attribute__((warn_unused_result)) int agent_conf_load(struct agent_conf *c, const char *path, const char **err);
+void agent_conf_free(struct agent_conf *c);

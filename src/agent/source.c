@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: ISC */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kmsg.h"
+#include "source.h"
+
+/* Records handed over per loop callback before yielding to other fds. */
+#define SOURCE_BURST 1024
+/* Poll interval for regular files, which epoll cannot watch. */
+#define SOURCE_FILE_POLL_MS 50
+
+enum source_kind {
+	SOURCE_DEVICE, /* one record per read(2) */
+	SOURCE_STREAM, /* FIFO or regular file: records are lines to split */
+};
+
+struct source {
+	int fd;
+	enum source_kind kind;
+	int is_regular;
+	struct loop *loop;
+	source_sink_fn sink;
+	source_flush_fn flush;
+	void *data;
+	uint8_t boot_id[16];
+	/* Last kernel sequence number handed on; valid once have_seq is set. */
+	uint64_t last_seq;
+	int have_seq;
+	int eof;
+	/* STREAM: bytes read but not yet consumed. */
+	uint8_t *buf;
+	size_t start, end, cap;
+	uint8_t *scratch;
+	size_t scratch_cap;
+	struct source_stats st;
+};
+
+int source_open(struct source **ret, const char *path, const uint8_t boot_id[16])
+{
+	struct source *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (s->fd < 0) {
+		int r = -errno;
+		free(s);
+		return r;
+	}
+	struct stat sb;
+	if (fstat(s->fd, &sb) < 0) {
+		int r = -errno;
+		close(s->fd);
+		free(s);
+		return r;
+	}
+	if (S_ISFIFO(sb.st_mode)) {
+		/* Hold a write end ourselves so the FIFO never reports EOF/HUP
+		 * between writers (epoll would spin on it). */
+		int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0) {
+			int r = -errno;
+			close(s->fd);
+			free(s);
+			return r;
+		}
+		close(s->fd);
+		s->fd = fd;
+	}
+	s->kind = S_ISCHR(sb.st_mode) ? SOURCE_DEVICE : SOURCE_STREAM;
+	s->is_regular = S_ISREG(sb.st_mode);
+	s->cap = 4 * KMSG_READ_MAX;
+	s->scratch_cap = s->cap + 64;
+	s->buf = malloc(s->cap);
+	s->scratch = malloc(s->scratch_cap);
+	if (!s->buf || !s->scratch) {
+		source_free(s);
+		return -ENOMEM;
+	}
+	memcpy(s->boot_id, boot_id, 16);
+	*ret = s;
+	return 0;
+}
+
+void source_free(struct source *s)
+{
+	if (!s)
+		return;
+	if (s->loop && !s->is_regular)
+		loop_del_fd(s->loop, s->fd);
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->buf);
+	free(s->scratch);
+	free(s);
+}
+
+void source_get_stats(const struct source *s, struct source_stats *st)
+{
+	*st = s->st;
+}
+
+static uint64_t clock_usec(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/*
+ * Wall-clock time of a kernel timestamp: the boot's wall-clock start (now
+ * minus monotonic now) plus the record's monotonic time. A clock step moves
+ * later records with it; suspended time is not counted by the kernel's
+ * timestamp, so records after a resume are placed early by the suspend
+ * length (see docs/CAPTURE.md).
+ */
+static uint64_t real_of_mono(uint64_t mono_usec)
+{
+	uint64_t now_real = clock_usec(CLOCK_REALTIME);
+	uint64_t now_mono = clock_usec(CLOCK_MONOTONIC);
+	uint64_t boot = now_real > now_mono ? now_real - now_mono : 0;
+	return boot + mono_usec;
+}
+
+static int emit_gap(struct source *s, uint64_t first, uint64_t last, const char *cause, uint64_t mono)
+{
+	uint8_t fbuf[256];
+	char msg[128];
+	struct record_fields fb = { .buf = fbuf, .cap = sizeof(fbuf) };
+	uint64_t count = last - first + 1;
+	if (record_fields_add(&fb, "GAP_CAUSE", cause, strlen(cause)) < 0 ||
+	    record_fields_addf(&fb, "GAP_FIRST", "%llu", (unsigned long long)first) < 0 ||
+	    record_fields_addf(&fb, "GAP_LAST", "%llu", (unsigned long long)last) < 0 ||
+	    record_fields_addf(&fb, "GAP_COUNT", "%llu", (unsigned long long)count) < 0)
+		return -ENOSPC;
+	int n = snprintf(msg, sizeof(msg), "kernel records %llu..%llu lost (%llu): %s",
+			 (unsigned long long)first, (unsigned long long)last, (unsigned long long)count, cause);
+	struct record gap = {
+		.source = RECORD_SRC_AGENT,
+		.level = 4,
+		.event = RECORD_EV_GAP,
+		.mono_usec = mono,
+		.real_usec = real_of_mono(mono),
+		.msg = (const uint8_t *)msg,
+		.msg_len = (uint32_t)n,
+		.nfields = fb.count,
+		.fields = fbuf,
+		.fields_len = fb.len,
+	};
+	memcpy(gap.boot_id, s->boot_id, 16);
+	s->st.gaps++;
+	s->st.missing += count;
+	return s->sink(&gap, s->data);
+}
+
+static int emit_malformed(struct source *s, const uint8_t *raw, size_t len)
+{
+	struct record rec = {
+		.source = RECORD_SRC_AGENT,
+		.level = 4,
+		.flags = RECORD_F_MALFORMED,
+		.event = RECORD_EV_MALFORMED,
+		.mono_usec = clock_usec(CLOCK_MONOTONIC),
+		.msg = raw,
+		.msg_len = (uint32_t)(len > 4096 ? 4096 : len),
+	};
+	if (len > 4096)
+		rec.flags |= RECORD_F_TRUNCATED;
+	rec.real_usec = real_of_mono(rec.mono_usec);
+	memcpy(rec.boot_id, s->boot_id, 16);
+	s->st.malformed++;
+	return s->sink(&rec, s->data);
+}
+
+static int handle_record(struct source *s, const uint8_t *raw, size_t len)
+{
+	struct record rec;
+	int r = kmsg_parse(raw, len, &rec, s->scratch, s->scratch_cap);
+	if (r < 0)
+		return emit_malformed(s, raw, len);
+	if (s->have_seq && rec.kmsg_seq != s->last_seq + 1 && rec.kmsg_seq > s->last_seq) {
+		r = emit_gap(s, s->last_seq + 1, rec.kmsg_seq - 1, "seq-jump", rec.mono_usec);
+		if (r < 0)
+			return r;
+	}
+	s->last_seq = rec.kmsg_seq;
+	s->have_seq = 1;
+	rec.real_usec = real_of_mono(rec.mono_usec);
+	memcpy(rec.boot_id, s->boot_id, 16);
+	s->st.records++;
+	return s->sink(&rec, s->data);
+}
+
+/* Returns records handled (>= 0), or -errno. -EAGAIN when drained. */
+static int read_device(struct source *s)
+{
+	int handled = 0;
+	while (handled < SOURCE_BURST) {
+		ssize_t n = read(s->fd, s->buf, KMSG_READ_MAX);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EPIPE) {
+				/* The ring overwrote unread records; the next read
+				 * returns the oldest still held, and the seq jump
+				 * check reports the exact range. */
+				continue;
+			}
+			if (errno == EAGAIN)
+				return handled;
+			return -errno;
+		}
+		if (n == 0)
+			return handled;
+		int r = handle_record(s, s->buf, (size_t)n);
+		if (r < 0)
+			return r;
+		handled++;
+	}
+	return handled;
+}
+
+static int drain_stream(struct source *s)
+{
+	int handled = 0;
+	for (;;) {
+		size_t avail = s->end - s->start;
+		size_t span = kmsg_record_span(s->buf + s->start, avail, s->eof);
+		if (span == 0) {
+			if (avail == s->cap) {
+				/* One "record" larger than the buffer: hand it on as malformed. */
+				int r = emit_malformed(s, s->buf + s->start, avail);
+				if (r < 0)
+					return r;
+				s->start = s->end = 0;
+			}
+			return handled;
+		}
+		int r = handle_record(s, s->buf + s->start, span);
+		if (r < 0)
+			return r;
+		s->start += span;
+		handled++;
+	}
+}
+
+/*
+ * Files and FIFOs carry records as lines. A record ends where the next
+ * non-dictionary line starts; when nothing more is to be read now and the
+ * buffer ends with a newline, the writer has finished its record (FIFO
+ * writes below PIPE_BUF are atomic; writers of files write whole records),
+ * so the last record is handed on instead of waiting for the next one.
+ */
+static int read_stream(struct source *s)
+{
+	int handled = 0;
+	while (handled < SOURCE_BURST) {
+		if (s->start > 0) {
+			memmove(s->buf, s->buf + s->start, s->end - s->start);
+			s->end -= s->start;
+			s->start = 0;
+		}
+		ssize_t n = 0;
+		if (s->end < s->cap) {
+			n = read(s->fd, s->buf + s->end, s->cap - s->end);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && errno != EAGAIN)
+				return -errno;
+		}
+		int idle = n <= 0 && s->end < s->cap;
+		if (n > 0)
+			s->end += (size_t)n;
+		s->eof = idle && s->end > 0 && s->buf[s->end - 1] == '\n';
+		int r = drain_stream(s);
+		s->eof = 0;
+		if (r < 0)
+			return r;
+		handled += r;
+		if (idle)
+			break;
+	}
+	return handled;
+}
+
+static void on_timer(struct loop *l, struct loop_timer *t, void *data);
+
+static int pump(struct source *s)
+{
+	int r = s->kind == SOURCE_DEVICE ? read_device(s) : read_stream(s);
+	if (s->flush)
+		s->flush(s->data);
+	return r;
+}
+
+static void on_io(struct loop *l, int fd, uint32_t events, void *data)
+{
+	struct source *s = data;
+	int r = pump(s);
+	if (r < 0) {
+		/* The caller learns about it through its sink returning errors;
+		 * a read error on the device is fatal for capture. */
+		loop_del_fd(l, fd);
+		return;
+	}
+}
+
+static void on_timer(struct loop *l, struct loop_timer *t, void *data)
+{
+	struct source *s = data;
+	int r = pump(s);
+	if (r < 0)
+		return;
+	/* A regular file is followed like tail -f. */
+	if (loop_timer_add(l, r == SOURCE_BURST ? 0 : SOURCE_FILE_POLL_MS, on_timer, s, NULL) < 0)
+		return;
+}
+
+int source_start(struct source *s, struct loop *l, source_sink_fn sink, source_flush_fn flush, void *data)
+{
+	s->loop = l;
+	s->sink = sink;
+	s->flush = flush;
+	s->data = data;
+	if (s->is_regular)
+		return loop_timer_add(l, 0, on_timer, s, NULL);
+	return loop_add_fd(l, s->fd, EPOLLIN, on_io, s);
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: ISC */
+#pragma once
+
+/*
+ * The kmsg source: reads /dev/kmsg (or a regular file or FIFO in the same
+ * text format, for tests and benchmarks), parses each record and hands it
+ * to the sink. Kernel sequence jumps and ring overruns (EPIPE) become gap
+ * records; lines that do not parse become malformed-event records holding
+ * the raw bytes. Nothing is skipped without a record saying so.
+ */
+
+#include <stdint.h>
+
+#include "loop.h"
+#include "record.h"
+
+struct source;
+
+/* Called for every record, in kernel order. The record's buffers are valid
+ * only during the call. Returns 0 or -errno (the source stops on error). */
+typedef int (*source_sink_fn)(struct record *rec, void *data);
+/* Called once per read burst, after the last record of the burst. */
+typedef void (*source_flush_fn)(void *data);
+
+struct source_stats {
+	uint64_t records;
+	uint64_t gaps;
+	uint64_t missing; /* kernel records reported lost */
+	uint64_t malformed;
+};
+
+/*
+ * Open path (O_RDONLY|O_NONBLOCK). Must be called while privileged, before
+ * anything is parsed. Returns 0 or -errno.
+ */
+__attribute__((warn_unused_result)) int source_open(struct source **ret, const char *path,
+						    const uint8_t boot_id[16]);
+/* Register with the loop and start reading. */
+__attribute__((warn_unused_result)) int source_start(struct source *s, struct loop *l, source_sink_fn sink,
+						     source_flush_fn flush, void *data);
+void source_get_stats(const struct source *s, struct source_stats *st);
+void source_free(struct source *s);

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: ISC */
+#pragma once
+
+/*
+ * The agent's connection to a collector: connect (failing over through the
+ * configured list), Noise IK handshake with the handshake counter, then send
+ * batches from the queue starting at the collector's high-water mark and
+ * free queued records on ack. Reconnects with capped exponential backoff
+ * and jitter; never gives up.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loop.h"
+#include "queue.h"
+#include "stream.h"
+
+struct uplink_target {
+	const char *host;
+	const char *port;
+	uint8_t pub[32];
+};
+
+struct uplink_conf {
+	const struct uplink_target *targets;
+	size_t ntargets;
+	const uint8_t *priv; /* 32 bytes; copied */
+	uint64_t backoff_max_ms;
+	uint64_t connect_timeout_ms;
+	uint64_t heartbeat_ms; /* idle time before a heartbeat; the peer is dead after 2x */
+	uint64_t session_max_ms;
+	size_t window_bytes; /* unacked bytes in flight */
+};
+
+struct uplink;
+
+struct uplink_stats {
+	uint64_t sessions;
+	uint64_t failures;
+	uint64_t sent;
+	uint64_t acked_hwm;
+	int connected;
+	size_t target;
+};
+
+__attribute__((warn_unused_result)) int uplink_new(struct uplink **ret, struct loop *l, const struct uplink_conf *c,
+						   struct queue *q, struct stream *st);
+/* Start connecting. */
+void uplink_start(struct uplink *u);
+/* New records were queued: send what the window allows. */
+void uplink_pump(struct uplink *u);
+void uplink_get_stats(const struct uplink *u, struct uplink_stats *st);
+/* Send CLOSE if connected (best effort) and free. */
+void uplink_free(struct uplink *u);
