@@ -2,23 +2,21 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <syslog.h>
 
 #include "cfg.h"
 #include "conf.h"
 #include "key.h"
+#include "log.h"
 #include "proto.h"
-
-static const char *const log_levels[] = { "err", "warning", "notice", "info", "debug", NULL };
-static const int log_level_values[] = { LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG };
 
 static int load_collectors(struct agent_conf *c)
 {
 	struct cfg *g = c->cfg;
 	int n = cfg_count(g, "collectors");
 	if (n <= 0)
-		return cfg_fail(g, "collectors", "collectors: expected a list of at least one { address; port; "
-						 "public_key; } group");
+		return cfg_fail(g, "collectors",
+				"collectors: expected a list of at least one { address; port; "
+				"public_key; } group");
 	if (n > AGENT_MAX_COLLECTORS)
 		return cfg_fail(g, "collectors", "collectors: at most %d entries", AGENT_MAX_COLLECTORS);
 	for (int i = 0; i < n; i++) {
@@ -35,8 +33,9 @@ static int load_collectors(struct agent_conf *c)
 			return -EINVAL;
 		struct uplink_target *t = &c->targets[i];
 		if (key_parse_text(t->pub, pub, strlen(pub)) < 0)
-			return cfg_fail(g, p, "%s: expected a base64 public key of 44 characters (kmsg-keygen pubkey)",
-					p);
+			return cfg_fail(
+				g, p,
+				"%s: expected a base64 public key of 44 characters (kmsg-keygen pubkey)", p);
 		t->host = addr;
 		snprintf(c->ports[i], sizeof(c->ports[i]), "%lld", port);
 		t->port = c->ports[i];
@@ -68,20 +67,21 @@ int agent_conf_load(struct agent_conf *c, const char *path, const char **err)
 		struct cfg *g = c->cfg;
 		r |= cfg_string(g, "private_key_file", false, &c->private_key_file);
 		r |= cfg_string(g, "state_dir", false, &c->state_dir);
-		r |= cfg_enum(g, "log_level", false, log_levels, &level);
+		r |= cfg_enum(g, "log_level", false, log_level_names, &level);
 		r |= cfg_string(g, "kmsg.path", false, &c->kmsg_path);
 		r |= cfg_size(g, "queue.max_size", false, 1ull << 20, 1ull << 40, &c->queue_max);
-		r |= cfg_duration_ms(g, "network.connect_timeout", false, 100, 3600000, &c->connect_timeout_ms);
+		r |= cfg_duration_ms(g, "network.connect_timeout", false, 100, 3600000,
+				     &c->connect_timeout_ms);
 		r |= cfg_duration_ms(g, "network.heartbeat", false, 1000, 3600000, &c->heartbeat_ms);
 		r |= cfg_duration_ms(g, "network.backoff_max", false, 1000, 86400000, &c->backoff_max_ms);
-		r |= cfg_duration_ms(g, "network.session_lifetime", false, 1000, PROTO_SESSION_MAX_SECONDS * 1000ull,
-				     &c->session_max_ms);
+		r |= cfg_duration_ms(g, "network.session_lifetime", false, 1000,
+				     PROTO_SESSION_MAX_SECONDS * 1000ull, &c->session_max_ms);
 		if (r == 0)
 			r = load_collectors(c);
 		if (r == 0)
 			r = cfg_finish(g);
 	}
-	c->log_level = log_level_values[level];
+	c->log_level = log_level_from_index(level);
 	if (r != 0) {
 		*err = cfg_error(c->cfg);
 		return r < 0 ? r : -EINVAL;

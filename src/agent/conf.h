@@ -31,5 +31,6 @@ struct agent_conf {
  * message "FILE:LINE: ..." (static storage or owned by conf; print it before
  * agent_conf_free).
  */
-__attribute__((warn_unused_result)) int agent_conf_load(struct agent_conf *c, const char *path, const char **err);
+__attribute__((warn_unused_result)) int agent_conf_load(struct agent_conf *c, const char *path,
+							const char **err);
 void agent_conf_free(struct agent_conf *c);

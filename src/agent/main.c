@@ -125,7 +125,8 @@ int main(int argc, char **argv)
 			log_err("private key %s: readable or writable by group or others; chmod 600 it",
 				a.conf.private_key_file);
 		else if (r == -EINVAL)
-			log_err("private key %s: expected one base64 key of 44 characters (kmsg-keygen genkey)",
+			log_err("private key %s: expected one base64 key of 44 characters (kmsg-keygen "
+				"genkey)",
 				a.conf.private_key_file);
 		else
 			log_err("private key %s: %s", a.conf.private_key_file, strerror(-r));
@@ -185,8 +186,8 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	uplink_start(a.up);
-	log_info("started: reading %s, stream %02x%02x%02x%02x..., %zu collector(s)", a.conf.kmsg_path, a.st.id[0],
-		 a.st.id[1], a.st.id[2], a.st.id[3], a.conf.ntargets);
+	log_info("started: reading %s, stream %02x%02x%02x%02x..., %zu collector(s)", a.conf.kmsg_path,
+		 a.st.id[0], a.st.id[1], a.st.id[2], a.st.id[3], a.conf.ntargets);
 	r = loop_run(a.loop);
 	if (r < 0)
 		log_err("event loop: %s", strerror(-r));

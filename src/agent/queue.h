@@ -25,7 +25,8 @@ struct queue_stats {
 	size_t bytes;
 };
 
-__attribute__((warn_unused_result)) int queue_new(struct queue **ret, size_t max_bytes, const uint8_t boot_id[16]);
+__attribute__((warn_unused_result)) int queue_new(struct queue **ret, size_t max_bytes,
+						  const uint8_t boot_id[16]);
 void queue_free(struct queue *q);
 
 /* Assigns rec->stream_seq and stores an encoded copy. 0 or -errno. */

@@ -141,7 +141,8 @@ static int emit_gap(struct source *s, uint64_t first, uint64_t last, const char 
 	    record_fields_addf(&fb, "GAP_COUNT", "%llu", (unsigned long long)count) < 0)
 		return -ENOSPC;
 	int n = snprintf(msg, sizeof(msg), "kernel records %llu..%llu lost (%llu): %s",
-			 (unsigned long long)first, (unsigned long long)last, (unsigned long long)count, cause);
+			 (unsigned long long)first, (unsigned long long)last, (unsigned long long)count,
+			 cause);
 	struct record gap = {
 		.source = RECORD_SRC_AGENT,
 		.level = 4,

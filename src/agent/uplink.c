@@ -56,7 +56,7 @@ struct uplink {
 	uint8_t *plain;
 
 	uint64_t send_next; /* next stream seq to send */
-	uint64_t acked;     /* collector's high-water mark */
+	uint64_t acked;	    /* collector's high-water mark */
 	uint64_t since_ms;  /* state entered */
 	uint64_t last_rx_ms;
 	uint64_t last_tx_ms;
@@ -241,8 +241,8 @@ static int handle_msg2(struct uplink *u, const uint8_t *msg, size_t len)
 		return r;
 	uint64_t hwm = get_be64(welcome + 1);
 	if (hwm > queue_next_seq(u->q)) {
-		log_err("collector %s claims records up to %llu of this stream, only %llu exist", target_name(u),
-			(unsigned long long)hwm, (unsigned long long)queue_next_seq(u->q));
+		log_err("collector %s claims records up to %llu of this stream, only %llu exist",
+			target_name(u), (unsigned long long)hwm, (unsigned long long)queue_next_seq(u->q));
 		return -EPROTO;
 	}
 	queue_ack(u->q, hwm);
@@ -316,8 +316,8 @@ static void on_readable(struct uplink *u)
 				break;
 		}
 		if (r < 0) {
-			fail(u, r == -EBADMSG	 ? "authentication failed"
-				: r == -EPROTO	 ? "protocol violation"
+			fail(u, r == -EBADMSG	   ? "authentication failed"
+				: r == -EPROTO	   ? "protocol violation"
 				: r == -ECONNRESET ? "session closed by collector"
 						   : strerror(-r));
 			return;

@@ -44,8 +44,9 @@ struct uplink_stats {
 	size_t target;
 };
 
-__attribute__((warn_unused_result)) int uplink_new(struct uplink **ret, struct loop *l, const struct uplink_conf *c,
-						   struct queue *q, struct stream *st);
+__attribute__((warn_unused_result)) int uplink_new(struct uplink **ret, struct loop *l,
+						   const struct uplink_conf *c, struct queue *q,
+						   struct stream *st);
 /* Start connecting. */
 void uplink_start(struct uplink *u);
 /* New records were queued: send what the window allows. */

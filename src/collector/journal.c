@@ -188,6 +188,13 @@ int journal_recover(const char *path, journal_scan_fn cb, void *data, off_t *ret
 		return r;
 	}
 	*ret_cut = st.st_size - good;
+	/* A torn append leaves at most one partial entry; more than that
+	 * after the last good entry is damage, and cutting it would throw
+	 * away stored records. Leave the file alone and say so. */
+	if (st.st_size - good > (off_t)(JOURNAL_ENTRY_OVERHEAD + RECORD_MAX)) {
+		close(fd);
+		return -EUCLEAN;
+	}
 	if (st.st_size > good) {
 		if (ftruncate(fd, good) < 0 || fsync(fd) < 0) {
 			r = -errno;

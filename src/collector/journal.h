@@ -55,7 +55,9 @@ off_t journal_reader_offset(const struct journal_reader *r);
 /*
  * Open path for appending (creating it with a header if new), scan it with
  * cb called on every good entry, and cut off anything after the last good
- * entry. *ret_cut receives the number of bytes cut. Returns the fd or -errno.
+ * entry. *ret_cut receives the number of bytes cut. Returns the fd or -errno;
+ * -EUCLEAN (file untouched) when more than one entry's worth of bytes
+ * follows the last good entry: that is damage, not a torn append.
  */
 typedef void (*journal_scan_fn)(const struct journal_entry *e, void *data);
 __attribute__((warn_unused_result)) int journal_recover(const char *path, journal_scan_fn cb, void *data,

@@ -111,3 +111,11 @@ void log_msg(int level, const char *fmt, ...)
 	}
 	errno = saved_errno;
 }
+
+const char *const log_level_names[] = { "err", "warning", "notice", "info", "debug", NULL };
+
+int log_level_from_index(int i)
+{
+	static const int values[] = { LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG };
+	return i >= 0 && i < (int)(sizeof(values) / sizeof(values[0])) ? values[i] : LOG_INFO;
+}

@@ -20,3 +20,8 @@ void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 #define log_notice(...) log_msg(LOG_NOTICE, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+/* Names accepted for a "log_level" setting (NULL-terminated, for cfg_enum),
+ * and the syslog level for an index into it. */
+extern const char *const log_level_names[];
+int log_level_from_index(int i);

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: ISC */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "cfg.h"
+#include "conf.h"
+#include "key.h"
+#include "log.h"
+#include "proto.h"
+
+static int load_listen(struct collector_conf *c)
+{
+	struct cfg *g = c->cfg;
+	int n = cfg_count(g, "listen");
+	if (n < 0)
+		return n;
+	if (n == 0) {
+		/* Default: every address, the protocol's port. */
+		c->listen[0].address = NULL;
+		snprintf(c->listen[0].port, sizeof(c->listen[0].port), "%d", PROTO_DEFAULT_PORT);
+		c->nlisten = 1;
+		return 0;
+	}
+	if (n > COLLECTOR_MAX_LISTEN)
+		return cfg_fail(g, "listen", "listen: at most %d entries", COLLECTOR_MAX_LISTEN);
+	for (int i = 0; i < n; i++) {
+		char p[64];
+		long long port = PROTO_DEFAULT_PORT;
+		snprintf(p, sizeof(p), "listen.[%d].address", i);
+		int r = cfg_string(g, p, false, &c->listen[i].address);
+		snprintf(p, sizeof(p), "listen.[%d].port", i);
+		r |= cfg_int(g, p, false, 1, 65535, &port);
+		if (r)
+			return -EINVAL;
+		snprintf(c->listen[i].port, sizeof(c->listen[i].port), "%lld", port);
+	}
+	c->nlisten = (size_t)n;
+	return 0;
+}
+
+static int load_clients(struct collector_conf *c)
+{
+	struct cfg *g = c->cfg;
+	int n = cfg_count(g, "clients");
+	if (n < 0)
+		return n;
+	c->clients = calloc((size_t)n + 1, sizeof(*c->clients));
+	if (!c->clients)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		char p[64], q[64];
+		const char *name = NULL, *pub = NULL;
+		snprintf(p, sizeof(p), "clients.[%d].name", i);
+		snprintf(q, sizeof(q), "clients.[%d].public_key", i);
+		if (cfg_string(g, p, true, &name) | cfg_string(g, q, true, &pub))
+			return -EINVAL;
+		if (!store_name_valid(name))
+			return cfg_fail(
+				g, p,
+				"%s: expected a host name of 1 to %d characters from A-Z a-z 0-9 . _ - "
+				"not starting with '.'",
+				p, STORE_NAME_MAX);
+		struct collector_client *cl = &c->clients[i];
+		if (key_parse_text(cl->pub, pub, strlen(pub)) < 0)
+			return cfg_fail(
+				g, q,
+				"%s: expected a base64 public key of 44 characters (kmsg-keygen pubkey)", q);
+		for (int j = 0; j < i; j++) {
+			if (strcmp(c->clients[j].name, name) == 0)
+				return cfg_fail(g, p, "%s: host name '%s' is already used by clients.[%d]", p,
+						name, j);
+			if (sodium_memcmp(c->clients[j].pub, cl->pub, 32) == 0)
+				return cfg_fail(g, q, "%s: public key is already used by clients.[%d]", q, j);
+		}
+		cl->name = name;
+	}
+	c->nclients = (size_t)n;
+	return 0;
+}
+
+int collector_conf_load(struct collector_conf *c, const char *path, const char **err)
+{
+	static char oom[] = "out of memory";
+	memset(c, 0, sizeof(*c));
+	c->private_key_file = KS_SYSCONFDIR "/collector.key";
+	c->state_dir = KS_STATE_DIR;
+	c->handshake_timeout_ms = 5000;
+	c->idle_timeout_ms = 120000;
+	int level = 3;
+
+	int r = cfg_load(&c->cfg, path);
+	if (r == -ENOMEM && !c->cfg) {
+		*err = oom;
+		return r;
+	}
+	if (r == 0) {
+		struct cfg *g = c->cfg;
+		r |= cfg_string(g, "private_key_file", false, &c->private_key_file);
+		r |= cfg_string(g, "state_dir", false, &c->state_dir);
+		r |= cfg_enum(g, "log_level", false, log_level_names, &level);
+		r |= cfg_duration_ms(g, "network.handshake_timeout", false, 100, 60000,
+				     &c->handshake_timeout_ms);
+		r |= cfg_duration_ms(g, "network.idle_timeout", false, 1000, 86400000, &c->idle_timeout_ms);
+		if (r == 0)
+			r = load_listen(c);
+		if (r == 0)
+			r = load_clients(c);
+		if (r == 0)
+			r = cfg_finish(g);
+	}
+	c->log_level = log_level_from_index(level);
+	if (r != 0) {
+		*err = r == -ENOMEM ? oom : cfg_error(c->cfg);
+		return r < 0 ? r : -EINVAL;
+	}
+	return 0;
+}
+
+void collector_conf_free(struct collector_conf *c)
+{
+	free(c->clients);
+	c->clients = NULL;
+	cfg_free(c->cfg);
+	c->cfg = NULL;
+}
+
+const struct collector_client *collector_conf_client(const struct collector_conf *c, const uint8_t pub[32])
+{
+	const struct collector_client *found = NULL;
+	for (size_t i = 0; i < c->nclients; i++)
+		if (sodium_memcmp(c->clients[i].pub, pub, 32) == 0)
+			found = &c->clients[i];
+	return found;
+}

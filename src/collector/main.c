@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * kmsg-collector: accepts agents, authenticates them by static key, stores
+ * each host's records durably in its own journal, then acks.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+#include <systemd/sd-daemon.h>
+
+#include "conf.h"
+#include "key.h"
+#include "log.h"
+#include "loop.h"
+#include "server.h"
+#include "store.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: kmsg-collector [-dn] [-c FILE]\n"
+		   "  -c FILE   configuration file (default " KS_COLLECTOR_CONF ")\n"
+		   "  -d        debug: log to stderr, verbosely\n"
+		   "  -n        check the configuration and the key, then exit\n"
+		   "  -h        this help\n"
+		   "  --version print the version\n");
+}
+
+static void on_signal(struct loop *l, int signo, void *data)
+{
+	log_info("%s received, stopping", strsignal(signo));
+	loop_stop(l);
+}
+
+int main(int argc, char **argv)
+{
+	const char *conf_path = KS_COLLECTOR_CONF;
+	int debug = 0, check = 0;
+	static const struct option opts[] = {
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "c:dnh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			conf_path = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("kmsg-collector %s\n", KS_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 1;
+	}
+	log_open("kmsg-collector", debug || check);
+	if (sodium_init() < 0) {
+		log_err("libsodium: initialisation failed");
+		return 1;
+	}
+
+	struct collector_conf conf;
+	const char *err = NULL;
+	int r = collector_conf_load(&conf, conf_path, &err);
+	if (r < 0) {
+		log_err("%s", err ? err : strerror(-r));
+		collector_conf_free(&conf);
+		return 1;
+	}
+	log_set_level(debug ? LOG_DEBUG : conf.log_level);
+
+	uint8_t priv[KEY_LEN];
+	r = key_read_private_file(conf.private_key_file, priv);
+	if (r < 0) {
+		if (r == -EPERM)
+			log_err("private key %s: readable or writable by group or others; chmod 600 it",
+				conf.private_key_file);
+		else if (r == -EINVAL)
+			log_err("private key %s: expected one base64 key of 44 characters (kmsg-keygen "
+				"genkey)",
+				conf.private_key_file);
+		else
+			log_err("private key %s: %s", conf.private_key_file, strerror(-r));
+		collector_conf_free(&conf);
+		return 1;
+	}
+	if (check) {
+		sodium_memzero(priv, sizeof(priv));
+		printf("%s: configuration OK, %zu client(s)\n", conf_path, conf.nclients);
+		collector_conf_free(&conf);
+		return 0;
+	}
+	if (conf.nclients == 0)
+		log_warn("%s: no clients configured; every agent will be refused", conf_path);
+
+	int ret = 1;
+	struct loop *loop = NULL;
+	struct store *store = NULL;
+	struct server *sv = NULL;
+	if ((r = store_open(&store, conf.state_dir)) < 0) {
+		log_err("state directory %s: %s", conf.state_dir, strerror(-r));
+		goto out;
+	}
+	if ((r = loop_new(&loop)) < 0 || (r = server_new(&sv, loop, &conf, store, priv)) < 0) {
+		log_err("start: %s", strerror(-r));
+		goto out;
+	}
+	sodium_memzero(priv, sizeof(priv));
+	if ((r = server_listen(sv)) < 0)
+		goto out;
+	if ((r = loop_signal(loop, SIGTERM, on_signal, NULL)) < 0 ||
+	    (r = loop_signal(loop, SIGINT, on_signal, NULL)) < 0) {
+		log_err("start: %s", strerror(-r));
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	log_info("started: %zu client(s), state in %s", conf.nclients, conf.state_dir);
+	sd_notify(0, "READY=1");
+	r = loop_run(loop);
+	if (r < 0)
+		log_err("event loop: %s", strerror(-r));
+	else
+		ret = 0;
+	sd_notify(0, "STOPPING=1");
+out:
+	sodium_memzero(priv, sizeof(priv));
+	server_free(sv);
+	store_free(store);
+	loop_free(loop);
+	collector_conf_free(&conf);
+	return ret;
+}

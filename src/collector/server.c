@@ -1,0 +1,622 @@
+/* SPDX-License-Identifier: ISC */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "bytes.h"
+#include "frame.h"
+#include "key.h"
+#include "log.h"
+#include "mac1.h"
+#include "noise.h"
+#include "proto.h"
+#include "server.h"
+
+#define SERVER_TICK_MS 1000
+/* Frames handled per wakeup of one connection, so one busy agent cannot
+ * starve the others; epoll is level-triggered and brings us back. */
+#define SERVER_FILLS_PER_WAKEUP 8
+/* Outgoing bytes are only msg2 and acks; an agent that lets this much
+ * pile up is not reading and is dropped. */
+#define SERVER_WBUF_CAP 4096
+
+enum conn_state {
+	CONN_HANDSHAKE, /* waiting for msg1 */
+	CONN_READY,	/* msg2 sent; transport */
+};
+
+struct conn {
+	struct server *sv;
+	struct conn *prev, *next;
+	int fd;
+	enum conn_state state;
+	char peer[INET6_ADDRSTRLEN + 8];
+	uint64_t since_ms;
+	uint64_t last_rx_ms;
+	struct frame_reader fr;
+	struct noise_cipher tx, rx;
+	struct store_host *host;
+	uint8_t sid[PROTO_STREAM_ID_LEN];
+	bool confirmed; /* a transport message decrypted: the peer has the session keys */
+	bool want_ack;
+	/* Next stream seq this connection may carry; acks never exceed it, so
+	 * records that reached the store through an older connection of the
+	 * same stream are never acked to an agent that has not sent them. */
+	uint64_t recv_next;
+	uint8_t wbuf[SERVER_WBUF_CAP];
+	size_t wlen;
+};
+
+struct listener {
+	int fd;
+	struct server *sv;
+};
+
+struct server {
+	struct loop *loop;
+	const struct collector_conf *conf;
+	struct store *store;
+	uint8_t priv[32];
+	uint8_t pub[32];
+	uint8_t mac1_key[MAC1_KEY_LEN];
+	struct listener listeners[COLLECTOR_MAX_LISTEN * 4];
+	size_t nlisteners;
+	struct conn *conns;
+	struct loop_timer *commit_timer;
+	struct loop_timer *tick;
+	uint8_t *plain; /* PROTO_PLAIN_MAX: decrypted transport message */
+	struct server_stats stats;
+};
+
+static uint64_t realtime_usec(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void conn_close(struct conn *c)
+{
+	struct server *sv = c->sv;
+	loop_del_fd(sv->loop, c->fd);
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		sv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	if (c->state == CONN_READY) {
+		sv->stats.live--;
+		log_info("host %s: session from %s ended", store_host_name(c->host), c->peer);
+	}
+	noise_cipher_wipe(&c->tx);
+	noise_cipher_wipe(&c->rx);
+	frame_reader_free(&c->fr);
+	free(c);
+}
+
+/* Unauthenticated failure: count it, say nothing to the peer. */
+static void conn_reject(struct conn *c, enum server_reject why, const char *what)
+{
+	c->sv->stats.rejected[why]++;
+	/* Kinds that get past mac1 come from someone who knows our public
+	 * key: worth a notice. The rest is noise from the network. */
+	if (why == REJECT_UNKNOWN || why == REJECT_REPLAY || why == REJECT_STORE)
+		log_notice("reject %s: %s", c->peer, what);
+	else
+		log_debug("reject %s: %s", c->peer, what);
+	conn_close(c);
+}
+
+static int conn_flush(struct conn *c)
+{
+	size_t off = 0;
+	while (off < c->wlen) {
+		ssize_t n = send(c->fd, c->wbuf + off, c->wlen - off, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return -errno;
+		}
+		off += (size_t)n;
+	}
+	memmove(c->wbuf, c->wbuf + off, c->wlen - off);
+	c->wlen -= off;
+	return loop_mod_fd(c->sv->loop, c->fd, EPOLLIN | (c->wlen ? EPOLLOUT : 0));
+}
+
+static int conn_send(struct conn *c, const uint8_t *p, size_t plen)
+{
+	if (c->wlen + FRAME_HDR + plen + NOISE_TAG_LEN > sizeof(c->wbuf))
+		return -ENOBUFS;
+	int n = noise_encrypt(&c->tx, p, plen, c->wbuf + c->wlen + FRAME_HDR,
+			      sizeof(c->wbuf) - c->wlen - FRAME_HDR);
+	if (n < 0)
+		return n;
+	frame_put_header(c->wbuf + c->wlen, (size_t)n);
+	c->wlen += FRAME_HDR + (size_t)n;
+	return conn_flush(c);
+}
+
+static int conn_ack(struct conn *c)
+{
+	uint64_t hwm = store_stream_hwm(c->host, c->sid);
+	if (hwm > c->recv_next)
+		hwm = c->recv_next;
+	uint8_t ack[PROTO_ACK_LEN];
+	ack[0] = PROTO_MSG_ACK;
+	put_be64(ack + 1, hwm);
+	c->want_ack = false;
+	return conn_send(c, ack, sizeof(ack));
+}
+
+/* Group commit: one write and one fsync per dirty host for everything
+ * that arrived since the last commit, then the acks. */
+static void on_commit(struct loop *l, struct loop_timer *t, void *data)
+{
+	struct server *sv = data;
+	sv->commit_timer = NULL;
+	int r = store_commit(sv->store);
+	sv->stats.commits++;
+	if (r < 0)
+		log_err("store: commit failed: %s; affected sessions are closed and will resend",
+			strerror(-r));
+	struct conn *next;
+	for (struct conn *c = sv->conns; c; c = next) {
+		next = c->next;
+		if (c->state != CONN_READY)
+			continue;
+		if (store_host_failed(c->host)) {
+			/* Its records were rolled back: the agent must resend
+			 * them, which it does from msg2's mark on reconnect. */
+			conn_close(c);
+			continue;
+		}
+		if (c->want_ack && conn_ack(c) < 0)
+			conn_close(c);
+	}
+}
+
+static void want_commit(struct server *sv)
+{
+	if (!sv->commit_timer && loop_timer_add(sv->loop, 0, on_commit, sv, &sv->commit_timer) < 0) {
+		/* Without a timer, commit now: slower, never wrong. */
+		on_commit(sv->loop, NULL, sv);
+	}
+}
+
+/* Parse the msg1 payload (proto.h). Returns the counter via *counter. */
+static int parse_hello(const uint8_t *p, size_t len, uint64_t *counter, char host[PROTO_HOSTNAME_MAX + 1])
+{
+	if (len < PROTO_HELLO_FIXED || p[0] != PROTO_VERSION || p[1] != 0)
+		return -EPROTO;
+	size_t hlen = p[42];
+	if (hlen > PROTO_HOSTNAME_MAX || len != PROTO_HELLO_FIXED + hlen)
+		return -EPROTO;
+	*counter = get_be64(p + 2);
+	for (size_t i = 0; i < hlen; i++)
+		host[i] = (p[43 + i] >= 0x20 && p[43 + i] < 0x7f) ? (char)p[43 + i] : '?';
+	host[hlen] = 0;
+	return 0;
+}
+
+static void handle_msg1(struct conn *c, const uint8_t *msg, size_t len)
+{
+	struct server *sv = c->sv;
+	if (len < PROTO_MSG1_MIN || len > PROTO_MSG1_MAX) {
+		conn_reject(c, REJECT_FRAME, "first frame has the wrong size for a handshake");
+		return;
+	}
+	size_t nlen = len - PROTO_MAC1_LEN;
+	if (mac1_verify(msg + nlen, sv->mac1_key, msg, nlen) < 0) {
+		conn_reject(c, REJECT_MAC1, "bad mac1");
+		return;
+	}
+	sv->stats.x25519_ops++;
+	struct noise_handshake hs;
+	uint8_t hello[PROTO_HELLO_MAX];
+	int n = noise_handshake_init(&hs, false, (const uint8_t *)PROTO_PROLOGUE, PROTO_PROLOGUE_LEN,
+				     sv->priv, NULL);
+	if (n == 0)
+		n = noise_read_msg1(&hs, msg, nlen, hello, sizeof(hello));
+	if (n < 0) {
+		noise_handshake_wipe(&hs);
+		conn_reject(c, REJECT_HANDSHAKE, "handshake failed");
+		return;
+	}
+	const struct collector_client *cl = collector_conf_client(sv->conf, noise_remote_static(&hs));
+	if (!cl) {
+		char b64[KEY_B64_LEN + 1];
+		key_to_base64(b64, noise_remote_static(&hs));
+		noise_handshake_wipe(&hs);
+		char what[128];
+		snprintf(what, sizeof(what), "unknown key %s", b64);
+		conn_reject(c, REJECT_UNKNOWN, what);
+		return;
+	}
+	uint64_t counter;
+	char claimed[PROTO_HOSTNAME_MAX + 1];
+	if (parse_hello(hello, (size_t)n, &counter, claimed) < 0) {
+		noise_handshake_wipe(&hs);
+		conn_reject(c, REJECT_HANDSHAKE, "malformed handshake payload");
+		return;
+	}
+	long long cut = 0;
+	int r = store_host(sv->store, cl->name, &c->host, &cut);
+	if (r < 0) {
+		noise_handshake_wipe(&hs);
+		log_err("host %s: open journal: %s", cl->name,
+			r == -EUCLEAN ? "damaged beyond a torn tail; not touching it" : strerror(-r));
+		conn_reject(c, REJECT_STORE, "store unavailable");
+		return;
+	}
+	if (cut > 0)
+		log_warn("host %s: journal had a torn tail of %lld bytes; cut", cl->name, cut);
+	memcpy(c->sid, hello + 10, PROTO_STREAM_ID_LEN);
+	r = store_stream_counter(c->host, c->sid, counter);
+	if (r < 0) {
+		noise_handshake_wipe(&hs);
+		if (r != -ESTALE)
+			log_err("host %s: persist handshake counter: %s", cl->name, strerror(-r));
+		conn_reject(c, r == -ESTALE ? REJECT_REPLAY : REJECT_STORE,
+			    r == -ESTALE ? "replayed handshake (counter not above the stored one)"
+					 : "cannot persist handshake counter");
+		return;
+	}
+	/* The mark we announce must be durable, and later acks on this
+	 * connection count from it. */
+	if (store_dirty(sv->store) && (r = store_commit(sv->store)) < 0)
+		log_err("store: commit failed: %s", strerror(-r));
+	c->recv_next = store_stream_hwm(c->host, c->sid);
+	uint8_t welcome[PROTO_WELCOME_LEN];
+	welcome[0] = PROTO_VERSION;
+	put_be64(welcome + 1, c->recv_next);
+	n = noise_write_msg2(&hs, welcome, sizeof(welcome), c->wbuf + FRAME_HDR, sizeof(c->wbuf) - FRAME_HDR);
+	if (n < 0 || noise_split(&hs, &c->tx, &c->rx) < 0) {
+		noise_handshake_wipe(&hs);
+		conn_reject(c, REJECT_HANDSHAKE, "cannot write msg2");
+		return;
+	}
+	frame_put_header(c->wbuf, (size_t)n);
+	c->wlen = FRAME_HDR + (size_t)n;
+	c->state = CONN_READY;
+	c->since_ms = loop_now_ms(sv->loop);
+	sv->stats.sessions++;
+	sv->stats.live++;
+	log_info("host %s: session from %s (claims hostname '%s'), stream %02x%02x%02x%02x..., resuming at "
+		 "%llu",
+		 cl->name, c->peer, claimed, c->sid[0], c->sid[1], c->sid[2], c->sid[3],
+		 (unsigned long long)c->recv_next);
+	if (conn_flush(c) < 0)
+		conn_close(c);
+}
+
+/* First decrypted message: the peer holds the session keys, so an older
+ * connection of the same stream is stale (the agent only ever has one). */
+static void conn_confirm(struct conn *c)
+{
+	c->confirmed = true;
+	struct conn *next;
+	for (struct conn *o = c->sv->conns; o; o = next) {
+		next = o->next;
+		if (o != c && o->state == CONN_READY && o->host == c->host &&
+		    memcmp(o->sid, c->sid, PROTO_STREAM_ID_LEN) == 0)
+			conn_close(o);
+	}
+}
+
+static int handle_batch(struct conn *c, const uint8_t *p, size_t len)
+{
+	struct server *sv = c->sv;
+	if (len < PROTO_BATCH_HDR)
+		return -EPROTO;
+	size_t count = get_be16(p + 1), off = PROTO_BATCH_HDR;
+	if (count == 0)
+		return -EPROTO;
+	uint64_t now = realtime_usec();
+	for (size_t i = 0; i < count; i++) {
+		if (len - off < PROTO_BATCH_REC_HDR)
+			return -EPROTO;
+		size_t rlen = get_be32(p + off);
+		off += PROTO_BATCH_REC_HDR;
+		if (rlen > len - off)
+			return -EPROTO;
+		struct record rec;
+		if (record_decode(p + off, rlen, &rec) < 0 || rec.stream_seq < c->recv_next ||
+		    rec.stream_seq == UINT64_MAX)
+			return -EPROTO;
+		int r = store_append(c->host, c->sid, &rec, p + off, rlen, now);
+		if (r < 0)
+			return r;
+		if (r == 1)
+			sv->stats.records++;
+		else
+			sv->stats.duplicates++;
+		c->recv_next = rec.stream_seq + 1;
+		off += rlen;
+	}
+	if (off != len)
+		return -EPROTO;
+	c->want_ack = true;
+	want_commit(sv);
+	return 0;
+}
+
+static int handle_transport(struct conn *c, const uint8_t *msg, size_t len)
+{
+	struct server *sv = c->sv;
+	int n = noise_decrypt(&c->rx, msg, len, sv->plain, PROTO_PLAIN_MAX);
+	if (n < 1)
+		return n < 0 ? n : -EPROTO;
+	if (!c->confirmed)
+		conn_confirm(c);
+	switch (sv->plain[0]) {
+	case PROTO_MSG_BATCH:
+		return handle_batch(c, sv->plain, (size_t)n);
+	case PROTO_MSG_HEARTBEAT:
+		if (n != 1)
+			return -EPROTO;
+		c->want_ack = true;
+		want_commit(sv);
+		return 0;
+	case PROTO_MSG_CLOSE:
+		return n == PROTO_CLOSE_LEN ? -ECONNRESET : -EPROTO;
+	default:
+		return -EPROTO;
+	}
+}
+
+static void on_conn(struct loop *l, int fd, uint32_t events, void *data)
+{
+	struct conn *c = data;
+	if ((events & EPOLLOUT) && conn_flush(c) < 0) {
+		conn_close(c);
+		return;
+	}
+	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return;
+	for (int i = 0; i < SERVER_FILLS_PER_WAKEUP; i++) {
+		ssize_t got = frame_reader_fill(&c->fr, fd);
+		if (got == -EAGAIN)
+			return;
+		if (got <= 0) {
+			if (c->state == CONN_HANDSHAKE)
+				conn_reject(c, REJECT_FRAME,
+					    got == 0 ? "closed before a handshake" : "read error");
+			else
+				conn_close(c);
+			return;
+		}
+		c->last_rx_ms = loop_now_ms(l);
+		const uint8_t *msg;
+		size_t len;
+		int r;
+		while ((r = frame_reader_next(&c->fr, &msg, &len)) == 1) {
+			if (c->state == CONN_HANDSHAKE) {
+				/* msg1 must be the only thing the peer sends
+				 * before msg2. */
+				if (frame_reader_pending(&c->fr) != 0) {
+					conn_reject(c, REJECT_FRAME, "data after msg1");
+					return;
+				}
+				handle_msg1(c, msg, len);
+				return; /* c may be gone; the next wakeup reads on */
+			}
+			r = handle_transport(c, msg, len);
+			if (r < 0)
+				break;
+		}
+		if (r < 0) {
+			if (c->state == CONN_HANDSHAKE) {
+				conn_reject(c, REJECT_FRAME, "malformed frame");
+				return;
+			}
+			if (r != -ECONNRESET)
+				log_warn("host %s: session from %s: %s", store_host_name(c->host), c->peer,
+					 r == -EBADMSG	? "message failed authentication"
+					 : r == -EPROTO ? "protocol violation"
+							: strerror(-r));
+			conn_close(c);
+			return;
+		}
+		/* Before msg1 is complete, a frame header announcing more
+		 * than the largest msg1 is already a reject. */
+		if (c->state == CONN_HANDSHAKE && frame_reader_pending(&c->fr) >= FRAME_HDR) {
+			const uint8_t *b = c->fr.buf + c->fr.start;
+			size_t want = ((size_t)b[0] << 8) | b[1];
+			if (want < PROTO_MSG1_MIN || want > PROTO_MSG1_MAX) {
+				conn_reject(c, REJECT_FRAME,
+					    "first frame has the wrong size for a handshake");
+				return;
+			}
+		}
+	}
+}
+
+static void on_accept(struct loop *l, int fd, uint32_t events, void *data)
+{
+	struct listener *ln = data;
+	struct server *sv = ln->sv;
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN)
+				log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		struct conn *c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(cfd);
+			log_warn("accept: out of memory");
+			return;
+		}
+		c->sv = sv;
+		c->fd = cfd;
+		c->state = CONN_HANDSHAKE;
+		c->since_ms = c->last_rx_ms = loop_now_ms(l);
+		frame_reader_init(&c->fr);
+		char host[INET6_ADDRSTRLEN] = "?", port[8] = "?";
+		getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
+			    NI_NUMERICHOST | NI_NUMERICSERV);
+		snprintf(c->peer, sizeof(c->peer), "%s:%s", host, port);
+		int one = 1;
+		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (loop_add_fd(l, cfd, EPOLLIN, on_conn, c) < 0) {
+			close(cfd);
+			free(c);
+			continue;
+		}
+		c->next = sv->conns;
+		if (sv->conns)
+			sv->conns->prev = c;
+		sv->conns = c;
+	}
+}
+
+static void on_tick(struct loop *l, struct loop_timer *t, void *data)
+{
+	struct server *sv = data;
+	uint64_t now = loop_now_ms(l);
+	struct conn *next;
+	for (struct conn *c = sv->conns; c; c = next) {
+		next = c->next;
+		if (c->state == CONN_HANDSHAKE && now - c->since_ms >= sv->conf->handshake_timeout_ms)
+			conn_reject(c, REJECT_TIMEOUT, "no handshake in time");
+		else if (c->state == CONN_READY && now - c->last_rx_ms >= sv->conf->idle_timeout_ms) {
+			log_info("host %s: session from %s idle for too long", store_host_name(c->host),
+				 c->peer);
+			conn_close(c);
+		}
+	}
+	if (loop_timer_add(l, SERVER_TICK_MS, on_tick, sv, &sv->tick) < 0)
+		sv->tick = NULL;
+}
+
+int server_new(struct server **ret, struct loop *l, const struct collector_conf *conf, struct store *store,
+	       const uint8_t priv[32])
+{
+	struct server *sv = calloc(1, sizeof(*sv));
+	if (!sv)
+		return -ENOMEM;
+	sv->plain = malloc(PROTO_PLAIN_MAX);
+	int r = sv->plain ? key_public(sv->pub, priv) : -ENOMEM;
+	if (r < 0) {
+		free(sv->plain);
+		free(sv);
+		return r;
+	}
+	sv->loop = l;
+	sv->conf = conf;
+	sv->store = store;
+	memcpy(sv->priv, priv, 32);
+	mac1_key(sv->mac1_key, sv->pub);
+	r = loop_timer_add(l, SERVER_TICK_MS, on_tick, sv, &sv->tick);
+	if (r < 0) {
+		sodium_memzero(sv->priv, sizeof(sv->priv));
+		free(sv->plain);
+		free(sv);
+		return r;
+	}
+	*ret = sv;
+	return 0;
+}
+
+static int listen_one(struct server *sv, const struct collector_listen *ls)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC,
+				  .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE };
+	struct addrinfo *res;
+	int g = getaddrinfo(ls->address, ls->port, &hints, &res);
+	if (g != 0) {
+		log_err("listen %s port %s: %s", ls->address ? ls->address : "*", ls->port, gai_strerror(g));
+		return -EINVAL;
+	}
+	int r = 0;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		if (sv->nlisteners == sizeof(sv->listeners) / sizeof(sv->listeners[0]))
+			break;
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			r = -errno;
+			continue;
+		}
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (ai->ai_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+			r = -errno;
+			char host[INET6_ADDRSTRLEN] = "?";
+			getnameinfo(ai->ai_addr, ai->ai_addrlen, host, sizeof(host), NULL, 0, NI_NUMERICHOST);
+			log_err("listen %s port %s: %s", host, ls->port, strerror(-r));
+			close(fd);
+			break;
+		}
+		struct listener *ln = &sv->listeners[sv->nlisteners];
+		ln->fd = fd;
+		ln->sv = sv;
+		if ((r = loop_add_fd(sv->loop, fd, EPOLLIN, on_accept, ln)) < 0) {
+			close(fd);
+			break;
+		}
+		sv->nlisteners++;
+	}
+	freeaddrinfo(res);
+	return r;
+}
+
+int server_listen(struct server *sv)
+{
+	for (size_t i = 0; i < sv->conf->nlisten; i++) {
+		int r = listen_one(sv, &sv->conf->listen[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+void server_get_stats(const struct server *sv, struct server_stats *st)
+{
+	*st = sv->stats;
+}
+
+void server_free(struct server *sv)
+{
+	if (!sv)
+		return;
+	if (store_dirty(sv->store) && store_commit(sv->store) < 0)
+		log_err("store: final commit failed; agents will resend");
+	while (sv->conns)
+		conn_close(sv->conns);
+	for (size_t i = 0; i < sv->nlisteners; i++) {
+		loop_del_fd(sv->loop, sv->listeners[i].fd);
+		close(sv->listeners[i].fd);
+	}
+	if (sv->commit_timer)
+		loop_timer_cancel(sv->loop, sv->commit_timer);
+	if (sv->tick)
+		loop_timer_cancel(sv->loop, sv->tick);
+	sodium_memzero(sv->priv, sizeof(sv->priv));
+	free(sv->plain);
+	free(sv);
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: ISC */
+#pragma once
+
+/*
+ * The collector's network side: listening sockets, the responder half of
+ * the handshake, and sessions that feed batches into the store and ack
+ * after each group commit.
+ *
+ * Before a peer has proven it holds an authorized key (msg1 decrypted, key
+ * on the allow list, counter fresh), the server writes nothing to it: every
+ * failure closes the connection silently and is counted by kind.
+ */
+
+#include <stdint.h>
+
+#include "conf.h"
+#include "loop.h"
+#include "store.h"
+
+enum server_reject {
+	REJECT_FRAME,	  /* first frame of the wrong size, or malformed framing */
+	REJECT_MAC1,	  /* mac1 mismatch: no DH was done */
+	REJECT_HANDSHAKE, /* msg1 did not decrypt, or its payload is malformed */
+	REJECT_UNKNOWN,	  /* static key not in the clients list */
+	REJECT_REPLAY,	  /* handshake counter not above the stored one */
+	REJECT_TIMEOUT,	  /* no complete msg1 in time */
+	REJECT_STORE,	  /* the host's store could not be opened or written */
+	REJECT_KINDS,
+};
+
+struct server_stats {
+	uint64_t rejected[REJECT_KINDS];
+	uint64_t sessions;   /* handshakes completed */
+	uint64_t live;	     /* sessions open now */
+	uint64_t records;    /* records stored */
+	uint64_t duplicates; /* records dropped as already stored */
+	uint64_t commits;    /* group commits (one fsync per dirty host each) */
+	uint64_t x25519_ops; /* handshakes that reached the DH stage */
+};
+
+struct server;
+
+/* priv is copied. The server keeps pointers to conf and store. */
+__attribute__((warn_unused_result)) int server_new(struct server **ret, struct loop *l,
+						   const struct collector_conf *conf, struct store *store,
+						   const uint8_t priv[32]);
+/* Bind and listen on every configured address. Returns 0 or -errno
+ * (logged, naming the address). */
+__attribute__((warn_unused_result)) int server_listen(struct server *sv);
+void server_get_stats(const struct server *sv, struct server_stats *st);
+/* Close every connection and listener, commit what is pending, free. */
+void server_free(struct server *sv);
