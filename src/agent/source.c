@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cont.h"
 #include "kmsg.h"
 #include "source.h"
 
@@ -34,6 +35,12 @@ struct source {
 	/* Last kernel sequence number handed on; valid once have_seq is set. */
 	uint64_t last_seq;
 	int have_seq;
+	/* Start position (source_set_position): records up to resume_seq
+	 * are already spooled and are skipped without a gap. */
+	struct source_position pos;
+	int overrun; /* EPIPE seen: the next seq jump is a ring overrun */
+	struct cont *cont;
+	struct loop_timer *cont_timer;
 	int eof;
 	/* STREAM: bytes read but not yet consumed. */
 	uint8_t *buf;
@@ -85,8 +92,20 @@ int source_open(struct source **ret, const char *path, const uint8_t boot_id[16]
 		return -ENOMEM;
 	}
 	memcpy(s->boot_id, boot_id, 16);
+	int r = cont_new(&s->cont);
+	if (r < 0) {
+		source_free(s);
+		return r;
+	}
 	*ret = s;
 	return 0;
+}
+
+void source_set_position(struct source *s, const struct source_position *p)
+{
+	s->pos = *p;
+	if (s->pos.have_cursor && memcmp(s->pos.boot_id, s->boot_id, 16) != 0)
+		s->pos.have_cursor = false; /* another boot: its seqs mean nothing here */
 }
 
 void source_free(struct source *s)
@@ -95,6 +114,9 @@ void source_free(struct source *s)
 		return;
 	if (s->loop && !s->is_regular)
 		loop_del_fd(s->loop, s->fd);
+	if (s->cont_timer)
+		loop_timer_cancel(s->loop, s->cont_timer);
+	cont_free(s->cont);
 	if (s->fd >= 0)
 		close(s->fd);
 	free(s->buf);
@@ -129,8 +151,18 @@ static uint64_t real_of_mono(uint64_t mono_usec)
 	return boot + mono_usec;
 }
 
+static int to_sink(struct record *rec, void *data)
+{
+	struct source *s = data;
+	return s->sink(rec, s->data);
+}
+
 static int emit_gap(struct source *s, uint64_t first, uint64_t last, const char *cause, uint64_t mono)
 {
+	/* Whatever fragments are held end before the gap. */
+	int r = cont_flush(s->cont, to_sink, s);
+	if (r < 0)
+		return r;
 	uint8_t fbuf[256];
 	char msg[128];
 	struct record_fields fb = { .buf = fbuf, .cap = sizeof(fbuf) };
@@ -180,23 +212,60 @@ static int emit_malformed(struct source *s, const uint8_t *raw, size_t len)
 	return s->sink(&rec, s->data);
 }
 
+/*
+ * The first record read decides against the start position: after a
+ * cursor of this boot, records up to it are already spooled (skipped, not
+ * lost); past it, or from the ring's start, anything before the first
+ * record the kernel still has is a gap with the reason.
+ */
+static int check_first(struct source *s, const struct record *rec, int *skip)
+{
+	*skip = 0;
+	if (s->pos.have_cursor) {
+		if (rec->kmsg_seq <= s->pos.kmsg_seq) {
+			s->st.skipped++;
+			*skip = 1;
+			return 0;
+		}
+		s->have_seq = 1;
+		s->last_seq = s->pos.kmsg_seq;
+		return 0; /* the ordinary jump check names what was overwritten */
+	}
+	s->have_seq = 1;
+	if (rec->kmsg_seq == 0)
+		return 0;
+	s->last_seq = rec->kmsg_seq - 1;
+	return emit_gap(s, 0, rec->kmsg_seq - 1, s->pos.from_now ? "started-from-now" : "overwritten-before-start",
+			rec->mono_usec);
+}
+
 static int handle_record(struct source *s, const uint8_t *raw, size_t len)
 {
 	struct record rec;
 	int r = kmsg_parse(raw, len, &rec, s->scratch, s->scratch_cap);
 	if (r < 0)
 		return emit_malformed(s, raw, len);
-	if (s->have_seq && rec.kmsg_seq != s->last_seq + 1 && rec.kmsg_seq > s->last_seq) {
-		r = emit_gap(s, s->last_seq + 1, rec.kmsg_seq - 1, "seq-jump", rec.mono_usec);
+	if (!s->have_seq) {
+		int skip;
+		if ((r = check_first(s, &rec, &skip)) < 0 || skip)
+			return r;
+	}
+	if (rec.kmsg_seq > s->last_seq + 1) {
+		const char *cause = s->overrun			? "ring-overrun"
+				    : s->last_seq == s->pos.kmsg_seq && s->pos.have_cursor ? "cursor-overwritten"
+										       : "seq-jump";
+		r = emit_gap(s, s->last_seq + 1, rec.kmsg_seq - 1, cause, rec.mono_usec);
 		if (r < 0)
 			return r;
 	}
-	s->last_seq = rec.kmsg_seq;
-	s->have_seq = 1;
+	s->overrun = 0;
+	if (rec.kmsg_seq > s->last_seq || rec.kmsg_seq == 0)
+		s->last_seq = rec.kmsg_seq;
+	s->pos.have_cursor = false;
 	rec.real_usec = real_of_mono(rec.mono_usec);
 	memcpy(rec.boot_id, s->boot_id, 16);
 	s->st.records++;
-	return s->sink(&rec, s->data);
+	return cont_push(s->cont, &rec, to_sink, s);
 }
 
 /* Returns records handled (>= 0), or -errno. -EAGAIN when drained. */
@@ -212,6 +281,7 @@ static int read_device(struct source *s)
 				/* The ring overwrote unread records; the next read
 				 * returns the oldest still held, and the seq jump
 				 * check reports the exact range. */
+				s->overrun = 1;
 				continue;
 			}
 			if (errno == EAGAIN)
@@ -293,9 +363,23 @@ static int read_stream(struct source *s)
 
 static void on_timer(struct loop *l, struct loop_timer *t, void *data);
 
+/* A held 'c' fragment waits this long for its '+' continuations. */
+#define SOURCE_CONT_WAIT_MS 1000
+
+static void on_cont_timer(struct loop *l, struct loop_timer *t, void *data)
+{
+	struct source *s = data;
+	s->cont_timer = NULL;
+	if (cont_flush(s->cont, to_sink, s) == 0 && s->flush)
+		s->flush(s->data);
+}
+
 static int pump(struct source *s)
 {
 	int r = s->kind == SOURCE_DEVICE ? read_device(s) : read_stream(s);
+	if (cont_pending(s->cont) && !s->cont_timer &&
+	    loop_timer_add(s->loop, SOURCE_CONT_WAIT_MS, on_cont_timer, s, &s->cont_timer) < 0)
+		(void)cont_flush(s->cont, to_sink, s);
 	if (s->flush)
 		s->flush(s->data);
 	return r;
@@ -330,6 +414,11 @@ int source_start(struct source *s, struct loop *l, source_sink_fn sink, source_f
 	s->sink = sink;
 	s->flush = flush;
 	s->data = data;
+	/* from = "now" without a cursor: start after the last record. For
+	 * the device SEEK_END means exactly that; FIFOs cannot seek. */
+	if (s->pos.from_now && !s->pos.have_cursor && (s->kind == SOURCE_DEVICE || s->is_regular) &&
+	    lseek(s->fd, 0, SEEK_END) < 0)
+		return -errno;
 	if (s->is_regular)
 		return loop_timer_add(l, 0, on_timer, s, NULL);
 	return loop_add_fd(l, s->fd, EPOLLIN, on_io, s);

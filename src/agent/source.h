@@ -9,6 +9,7 @@
  * the raw bytes. Nothing is skipped without a record saying so.
  */
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "loop.h"
@@ -24,6 +25,7 @@ typedef void (*source_flush_fn)(void *data);
 
 struct source_stats {
 	uint64_t records;
+	uint64_t skipped; /* at or before the resume cursor: already spooled */
 	uint64_t gaps;
 	uint64_t missing; /* kernel records reported lost */
 	uint64_t malformed;
@@ -35,6 +37,23 @@ struct source_stats {
  */
 __attribute__((warn_unused_result)) int source_open(struct source **ret, const char *path,
 						    const uint8_t boot_id[16]);
+/*
+ * Where to start (before source_start). With a cursor of this boot,
+ * records up to kmsg_seq are skipped as already spooled and a record
+ * beyond kmsg_seq + 1 yields a "cursor-overwritten" gap. Without one (or
+ * with a cursor of another boot) reading starts at the ring's first record
+ * (from_now false) or after its last (from_now true); either way the
+ * records before the first one read are reported as a gap
+ * ("overwritten-before-start" or "started-from-now").
+ */
+struct source_position {
+	bool have_cursor;
+	uint8_t boot_id[16];
+	uint64_t kmsg_seq; /* last kmsg seq already spooled */
+	bool from_now;
+};
+void source_set_position(struct source *s, const struct source_position *p);
+
 /* Register with the loop and start reading. */
 __attribute__((warn_unused_result)) int source_start(struct source *s, struct loop *l, source_sink_fn sink,
 						     source_flush_fn flush, void *data);
