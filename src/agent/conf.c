@@ -69,6 +69,10 @@ int agent_conf_load(struct agent_conf *c, const char *path, const char **err)
 		r |= cfg_string(g, "state_dir", false, &c->state_dir);
 		r |= cfg_enum(g, "log_level", false, log_level_names, &level);
 		r |= cfg_string(g, "kmsg.path", false, &c->kmsg_path);
+		static const char *const froms[] = { "boot", "now", NULL };
+		int from = 0;
+		r |= cfg_enum(g, "kmsg.from", false, froms, &from);
+		c->kmsg_from_now = from == 1;
 		r |= cfg_size(g, "queue.max_size", false, 1ull << 20, 1ull << 40, &c->queue_max);
 		r |= cfg_duration_ms(g, "network.connect_timeout", false, 100, 3600000,
 				     &c->connect_timeout_ms);

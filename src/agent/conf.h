@@ -3,6 +3,7 @@
 
 /* The agent's configuration (shipper.conf, man kmsg-shipper.conf(5)). */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,6 +16,7 @@ struct agent_conf {
 	const char *private_key_file;
 	const char *state_dir;
 	const char *kmsg_path;
+	bool kmsg_from_now; /* no cursor for this boot: start after the last record */
 	int log_level;
 	unsigned long long queue_max;
 	struct uplink_target targets[AGENT_MAX_COLLECTORS];

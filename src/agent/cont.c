@@ -59,7 +59,8 @@ static bool is_plus(const struct record *r)
 {
 	const uint8_t *v;
 	size_t vlen;
-	return is_fragment(r) && record_field_get(r, "KMSG_FLAGS", &v, &vlen) == 1 && vlen == 1 && v[0] == '+';
+	return is_fragment(r) && record_field_get(r, "KMSG_FLAGS", &v, &vlen) == 1 && vlen == 1 &&
+	       v[0] == '+';
 }
 
 /* Bytes the merged record would take with what is held now. */
@@ -124,7 +125,8 @@ int cont_flush(struct cont *c, cont_emit_fn emit, void *data)
 	if (c->fragments > 1) {
 		out.flags = (uint8_t)((out.flags & ~RECORD_F_FRAGMENT) | RECORD_F_CONT);
 		/* CONT_TAIL_ROOM was kept free for these two. */
-		if (record_fields_addf(&c->fb, "KMSG_SEQ_FIRST", "%llu", (unsigned long long)c->first_seq) < 0 ||
+		if (record_fields_addf(&c->fb, "KMSG_SEQ_FIRST", "%llu", (unsigned long long)c->first_seq) <
+			    0 ||
 		    record_fields_addf(&c->fb, "KMSG_FRAGMENTS", "%u", c->fragments) < 0)
 			out.flags |= RECORD_F_TRUNCATED;
 	}

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 
 #include <sodium.h>
 
@@ -32,7 +33,12 @@ struct agent {
 	struct stream st;
 	uint8_t boot_id[16];
 	int queue_errors;
+	uint64_t stop_deadline_ms; /* stopping: wait for acks until then */
 };
+
+/* How long a stopping agent waits for the collector to ack what it holds. */
+#define AGENT_STOP_DRAIN_MS 2000
+
 
 static void usage(FILE *f)
 {
@@ -53,16 +59,81 @@ static int on_record(struct record *rec, void *data)
 	return 0;
 }
 
+/* An agent event record (source AGENT), queued like any other record. */
+static void agent_event(struct agent *a, uint16_t event, uint8_t level, const char *msg,
+			const struct record_fields *fb)
+{
+	struct record rec = {
+		.source = RECORD_SRC_AGENT,
+		.level = level,
+		.facility = RECORD_FACILITY_EVENT,
+		.event = event,
+		.mono_usec = clock_usec(CLOCK_MONOTONIC),
+		.real_usec = clock_usec(CLOCK_REALTIME),
+		.msg = (const uint8_t *)msg,
+		.msg_len = (uint32_t)strlen(msg),
+		.nfields = fb ? fb->count : 0,
+		.fields = fb ? fb->buf : NULL,
+		.fields_len = fb ? fb->len : 0,
+	};
+	memcpy(rec.boot_id, a->boot_id, 16);
+	(void)on_record(&rec, a);
+}
+
+static void start_events(struct agent *a, bool new_boot)
+{
+	uint8_t fbuf[512];
+	struct record_fields fb = { .buf = fbuf, .cap = sizeof(fbuf) };
+	(void)record_fields_add(&fb, "AGENT_VERSION", KS_VERSION, strlen(KS_VERSION));
+	agent_event(a, RECORD_EV_START, LOG_INFO, "kmsg-shipper started", &fb);
+	if (!new_boot)
+		return;
+	/* First start in this boot: say what booted. */
+	struct utsname un;
+	char host[256], mid[33];
+	uint8_t m[16];
+	fb = (struct record_fields){ .buf = fbuf, .cap = sizeof(fbuf) };
+	hostinfo_machine_id(m);
+	for (int i = 0; i < 16; i++)
+		snprintf(mid + 2 * i, 3, "%02x", m[i]);
+	size_t hl = hostinfo_hostname(host, sizeof(host));
+	if (uname(&un) == 0)
+		(void)record_fields_add(&fb, "KERNEL_RELEASE", un.release, strlen(un.release));
+	(void)record_fields_add(&fb, "MACHINE_ID", mid, 32);
+	(void)record_fields_add(&fb, "HOSTNAME", host, hl);
+	agent_event(a, RECORD_EV_BOOT, LOG_INFO, "boot", &fb);
+}
+
 static void on_flush(void *data)
 {
 	struct agent *a = data;
 	uplink_pump(a->up);
 }
 
+/* Stopping: leave once the collector holds everything, or at the deadline. */
+static void on_drain(struct loop *l, struct loop_timer *t, void *data)
+{
+	struct agent *a = data;
+	if (queue_first_seq(a->q) == queue_next_seq(a->q) || loop_now_ms(l) >= a->stop_deadline_ms) {
+		loop_stop(l);
+		return;
+	}
+	if (loop_timer_add(l, 20, on_drain, a, NULL) < 0)
+		loop_stop(l);
+}
+
 static void on_signal(struct loop *l, int signo, void *data)
 {
+	struct agent *a = data;
+	if (a->stop_deadline_ms) {
+		loop_stop(l); /* a second signal: now */
+		return;
+	}
 	log_info("%s received, stopping", strsignal(signo));
-	loop_stop(l);
+	agent_event(a, RECORD_EV_STOP, LOG_INFO, "kmsg-shipper stopping", NULL);
+	uplink_pump(a->up);
+	a->stop_deadline_ms = loop_now_ms(l) + AGENT_STOP_DRAIN_MS;
+	on_drain(l, NULL, a);
 }
 
 int main(int argc, char **argv)
@@ -178,6 +249,8 @@ int main(int argc, char **argv)
 		log_err("start: %s", strerror(-r));
 		goto out;
 	}
+	struct source_position pos = { .from_now = a.conf.kmsg_from_now };
+	source_set_position(a.src, &pos);
 	if ((r = loop_signal(a.loop, SIGTERM, on_signal, &a)) < 0 ||
 	    (r = loop_signal(a.loop, SIGINT, on_signal, &a)) < 0 ||
 	    (r = source_start(a.src, a.loop, on_record, on_flush, &a)) < 0) {
@@ -185,6 +258,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* The in-memory queue keeps no cursor: every start reads the ring
+	 * anew, so every start is reported as the first of its boot. */
+	start_events(&a, true);
 	uplink_start(a.up);
 	log_info("started: reading %s, stream %02x%02x%02x%02x..., %zu collector(s)", a.conf.kmsg_path,
 		 a.st.id[0], a.st.id[1], a.st.id[2], a.st.id[3], a.conf.ntargets);

@@ -132,6 +132,7 @@ static int report_drops(struct queue *q, const struct record *next)
 	struct record gap = {
 		.source = RECORD_SRC_AGENT,
 		.level = 4,
+		.facility = RECORD_FACILITY_EVENT,
 		.event = RECORD_EV_GAP,
 		.stream_seq = q->first + q->count,
 		.mono_usec = next->mono_usec,

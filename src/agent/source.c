@@ -129,13 +129,6 @@ void source_get_stats(const struct source *s, struct source_stats *st)
 	*st = s->st;
 }
 
-static uint64_t clock_usec(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /*
  * Wall-clock time of a kernel timestamp: the boot's wall-clock start (now
  * minus monotonic now) plus the record's monotonic time. A clock step moves
@@ -178,6 +171,7 @@ static int emit_gap(struct source *s, uint64_t first, uint64_t last, const char 
 	struct record gap = {
 		.source = RECORD_SRC_AGENT,
 		.level = 4,
+		.facility = RECORD_FACILITY_EVENT,
 		.event = RECORD_EV_GAP,
 		.mono_usec = mono,
 		.real_usec = real_of_mono(mono),
@@ -198,6 +192,7 @@ static int emit_malformed(struct source *s, const uint8_t *raw, size_t len)
 	struct record rec = {
 		.source = RECORD_SRC_AGENT,
 		.level = 4,
+		.facility = RECORD_FACILITY_EVENT,
 		.flags = RECORD_F_MALFORMED,
 		.event = RECORD_EV_MALFORMED,
 		.mono_usec = clock_usec(CLOCK_MONOTONIC),
@@ -235,8 +230,8 @@ static int check_first(struct source *s, const struct record *rec, int *skip)
 	if (rec->kmsg_seq == 0)
 		return 0;
 	s->last_seq = rec->kmsg_seq - 1;
-	return emit_gap(s, 0, rec->kmsg_seq - 1, s->pos.from_now ? "started-from-now" : "overwritten-before-start",
-			rec->mono_usec);
+	return emit_gap(s, 0, rec->kmsg_seq - 1,
+			s->pos.from_now ? "started-from-now" : "overwritten-before-start", rec->mono_usec);
 }
 
 static int handle_record(struct source *s, const uint8_t *raw, size_t len)
@@ -251,9 +246,10 @@ static int handle_record(struct source *s, const uint8_t *raw, size_t len)
 			return r;
 	}
 	if (rec.kmsg_seq > s->last_seq + 1) {
-		const char *cause = s->overrun			? "ring-overrun"
-				    : s->last_seq == s->pos.kmsg_seq && s->pos.have_cursor ? "cursor-overwritten"
-										       : "seq-jump";
+		const char *cause = s->overrun ? "ring-overrun"
+				    : s->last_seq == s->pos.kmsg_seq && s->pos.have_cursor
+					    ? "cursor-overwritten"
+					    : "seq-jump";
 		r = emit_gap(s, s->last_seq + 1, rec.kmsg_seq - 1, cause, rec.mono_usec);
 		if (r < 0)
 			return r;
@@ -264,6 +260,9 @@ static int handle_record(struct source *s, const uint8_t *raw, size_t len)
 	s->pos.have_cursor = false;
 	rec.real_usec = real_of_mono(rec.mono_usec);
 	memcpy(rec.boot_id, s->boot_id, 16);
+	/* Lines from files and FIFOs can be longer than any kernel record. */
+	if (record_fit(&rec))
+		s->st.truncated++;
 	s->st.records++;
 	return cont_push(s->cont, &rec, to_sink, s);
 }

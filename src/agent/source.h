@@ -29,6 +29,7 @@ struct source_stats {
 	uint64_t gaps;
 	uint64_t missing; /* kernel records reported lost */
 	uint64_t malformed;
+	uint64_t truncated; /* cut to fit RECORD_MAX (file and FIFO sources only) */
 };
 
 /*

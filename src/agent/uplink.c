@@ -281,7 +281,7 @@ static int handle_transport(struct uplink *u, const uint8_t *msg, size_t len)
 		return send_batches(u);
 	}
 	case PROTO_MSG_CLOSE:
-		return -ECONNRESET;
+		return n == PROTO_CLOSE_LEN ? -ECONNRESET : -EPROTO;
 	default:
 		return -EPROTO;
 	}
@@ -435,7 +435,9 @@ static void on_tick(struct loop *l, struct loop_timer *t, void *data)
 	} else if (u->state == UP_READY) {
 		if (now - u->last_rx_ms > 2 * u->conf.heartbeat_ms) {
 			fail(u, "no answer from collector");
-		} else if (now - u->since_ms > u->conf.session_max_ms) {
+		} else if (now - u->since_ms + UPLINK_TICK_MS > u->conf.session_max_ms) {
+			/* Checked once a tick: end it one tick early rather
+			 * than let it run past the limit. */
 			/* A new session: fresh keys, nonces from zero. */
 			uint8_t bye[PROTO_CLOSE_LEN] = { PROTO_MSG_CLOSE, PROTO_CLOSE_LIFETIME };
 			if (put_transport(u, bye, sizeof(bye)) == 0)

@@ -30,7 +30,6 @@ struct uplink_conf {
 	uint64_t connect_timeout_ms;
 	uint64_t heartbeat_ms; /* idle time before a heartbeat; the peer is dead after 2x */
 	uint64_t session_max_ms;
-	size_t window_bytes; /* unacked bytes in flight */
 };
 
 struct uplink;

@@ -50,6 +50,9 @@ struct conn {
 	struct store_host *host;
 	uint8_t sid[PROTO_STREAM_ID_LEN];
 	bool confirmed; /* a transport message decrypted: the peer has the session keys */
+	/* What the agent said about itself in msg1: information, never trusted. */
+	char claimed_host[PROTO_HOSTNAME_MAX + 1];
+	uint8_t claimed_machine[PROTO_MACHINE_ID_LEN];
 	bool want_ack;
 	/* Next stream seq this connection may carry; acks never exceed it, so
 	 * records that reached the store through an older connection of the
@@ -80,13 +83,6 @@ struct server {
 	struct server_stats stats;
 };
 
-static uint64_t realtime_usec(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void conn_close(struct conn *c)
 {
 	struct server *sv = c->sv;
@@ -106,6 +102,43 @@ static void conn_close(struct conn *c)
 	noise_cipher_wipe(&c->rx);
 	frame_reader_free(&c->fr);
 	free(c);
+}
+
+static void want_commit(struct server *sv);
+
+static void put_session_event(struct conn *c, uint16_t event, const char *reason)
+{
+	uint8_t fbuf[STORE_EVENT_MAX / 2];
+	char msg[160], mid[33];
+	struct record_fields fb = { .buf = fbuf, .cap = sizeof(fbuf) };
+	int r = record_fields_add(&fb, "PEER", c->peer, strlen(c->peer));
+	if (event == RECORD_EV_SESSION_START) {
+		for (int i = 0; i < PROTO_MACHINE_ID_LEN; i++)
+			snprintf(mid + 2 * i, 3, "%02x", c->claimed_machine[i]);
+		r |= record_fields_add(&fb, "CLAIMED_HOSTNAME", c->claimed_host, strlen(c->claimed_host));
+		r |= record_fields_add(&fb, "CLAIMED_MACHINE_ID", mid, 32);
+		r |= record_fields_addf(&fb, "RESUME_STREAM_SEQ", "%llu", (unsigned long long)c->recv_next);
+		snprintf(msg, sizeof(msg), "session from %s started (agent says hostname '%s')", c->peer,
+			 c->claimed_host);
+	} else {
+		r |= record_fields_add(&fb, "END_REASON", reason, strlen(reason));
+		snprintf(msg, sizeof(msg), "session from %s ended: %s", c->peer, reason);
+	}
+	if (r == 0)
+		r = store_event(c->host, c->sid, event, LOG_INFO, c->recv_next, NULL, msg, &fb,
+				clock_usec(CLOCK_REALTIME));
+	if (r < 0)
+		log_warn("host %s: cannot store session event: %s", store_host_name(c->host), strerror(-r));
+	else
+		want_commit(c->sv);
+}
+
+/* End a session: an authenticated one leaves a session-end event. */
+static void conn_end(struct conn *c, const char *reason)
+{
+	if (c->confirmed && !store_host_failed(c->host))
+		put_session_event(c, RECORD_EV_SESSION_END, reason);
+	conn_close(c);
 }
 
 /* Unauthenticated failure: count it, say nothing to the peer. */
@@ -184,11 +217,11 @@ static void on_commit(struct loop *l, struct loop_timer *t, void *data)
 		if (store_host_failed(c->host)) {
 			/* Its records were rolled back: the agent must resend
 			 * them, which it does from msg2's mark on reconnect. */
-			conn_close(c);
+			conn_end(c, "store write failed");
 			continue;
 		}
 		if (c->want_ack && conn_ack(c) < 0)
-			conn_close(c);
+			conn_end(c, "ack send failed");
 	}
 }
 
@@ -268,6 +301,8 @@ static void handle_msg1(struct conn *c, const uint8_t *msg, size_t len)
 	if (cut > 0)
 		log_warn("host %s: journal had a torn tail of %lld bytes; cut", cl->name, cut);
 	memcpy(c->sid, hello + 10, PROTO_STREAM_ID_LEN);
+	memcpy(c->claimed_machine, hello + 26, PROTO_MACHINE_ID_LEN);
+	memcpy(c->claimed_host, claimed, sizeof(c->claimed_host));
 	r = store_stream_counter(c->host, c->sid, counter);
 	if (r < 0) {
 		noise_handshake_wipe(&hs);
@@ -303,7 +338,7 @@ static void handle_msg1(struct conn *c, const uint8_t *msg, size_t len)
 		 cl->name, c->peer, claimed, c->sid[0], c->sid[1], c->sid[2], c->sid[3],
 		 (unsigned long long)c->recv_next);
 	if (conn_flush(c) < 0)
-		conn_close(c);
+		conn_end(c, "send failed");
 }
 
 /* First decrypted message: the peer holds the session keys, so an older
@@ -311,12 +346,13 @@ static void handle_msg1(struct conn *c, const uint8_t *msg, size_t len)
 static void conn_confirm(struct conn *c)
 {
 	c->confirmed = true;
+	put_session_event(c, RECORD_EV_SESSION_START, NULL);
 	struct conn *next;
 	for (struct conn *o = c->sv->conns; o; o = next) {
 		next = o->next;
 		if (o != c && o->state == CONN_READY && o->host == c->host &&
 		    memcmp(o->sid, c->sid, PROTO_STREAM_ID_LEN) == 0)
-			conn_close(o);
+			conn_end(o, "replaced by a new session");
 	}
 }
 
@@ -328,7 +364,7 @@ static int handle_batch(struct conn *c, const uint8_t *p, size_t len)
 	size_t count = get_be16(p + 1), off = PROTO_BATCH_HDR;
 	if (count == 0)
 		return -EPROTO;
-	uint64_t now = realtime_usec();
+	uint64_t now = clock_usec(CLOCK_REALTIME);
 	for (size_t i = 0; i < count; i++) {
 		if (len - off < PROTO_BATCH_REC_HDR)
 			return -EPROTO;
@@ -337,8 +373,9 @@ static int handle_batch(struct conn *c, const uint8_t *p, size_t len)
 		if (rlen > len - off)
 			return -EPROTO;
 		struct record rec;
+		/* Collector records are ours alone: an agent cannot forge them. */
 		if (record_decode(p + off, rlen, &rec) < 0 || rec.stream_seq < c->recv_next ||
-		    rec.stream_seq == UINT64_MAX)
+		    rec.stream_seq == UINT64_MAX || rec.source == RECORD_SRC_COLLECTOR)
 			return -EPROTO;
 		int r = store_append(c->host, c->sid, &rec, p + off, rlen, now);
 		if (r < 0)
@@ -385,7 +422,7 @@ static void on_conn(struct loop *l, int fd, uint32_t events, void *data)
 {
 	struct conn *c = data;
 	if ((events & EPOLLOUT) && conn_flush(c) < 0) {
-		conn_close(c);
+		conn_end(c, "send failed");
 		return;
 	}
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
@@ -399,7 +436,7 @@ static void on_conn(struct loop *l, int fd, uint32_t events, void *data)
 				conn_reject(c, REJECT_FRAME,
 					    got == 0 ? "closed before a handshake" : "read error");
 			else
-				conn_close(c);
+				conn_end(c, "connection closed");
 			return;
 		}
 		c->last_rx_ms = loop_now_ms(l);
@@ -426,12 +463,14 @@ static void on_conn(struct loop *l, int fd, uint32_t events, void *data)
 				conn_reject(c, REJECT_FRAME, "malformed frame");
 				return;
 			}
+			const char *reason = r == -ECONNRESET ? "closed by agent"
+					     : r == -EBADMSG  ? "message failed authentication"
+					     : r == -EPROTO   ? "protocol violation"
+							      : strerror(-r);
 			if (r != -ECONNRESET)
 				log_warn("host %s: session from %s: %s", store_host_name(c->host), c->peer,
-					 r == -EBADMSG	? "message failed authentication"
-					 : r == -EPROTO ? "protocol violation"
-							: strerror(-r));
-			conn_close(c);
+					 reason);
+			conn_end(c, reason);
 			return;
 		}
 		/* Before msg1 is complete, a frame header announcing more
@@ -504,7 +543,7 @@ static void on_tick(struct loop *l, struct loop_timer *t, void *data)
 		else if (c->state == CONN_READY && now - c->last_rx_ms >= sv->conf->idle_timeout_ms) {
 			log_info("host %s: session from %s idle for too long", store_host_name(c->host),
 				 c->peer);
-			conn_close(c);
+			conn_end(c, "idle timeout");
 		}
 	}
 	if (loop_timer_add(l, SERVER_TICK_MS, on_tick, sv, &sv->tick) < 0)
@@ -604,10 +643,10 @@ void server_free(struct server *sv)
 {
 	if (!sv)
 		return;
+	while (sv->conns)
+		conn_end(sv->conns, "collector shutdown");
 	if (store_dirty(sv->store) && store_commit(sv->store) < 0)
 		log_err("store: final commit failed; agents will resend");
-	while (sv->conns)
-		conn_close(sv->conns);
 	for (size_t i = 0; i < sv->nlisteners; i++) {
 		loop_del_fd(sv->loop, sv->listeners[i].fd);
 		close(sv->listeners[i].fd);

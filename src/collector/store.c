@@ -16,8 +16,6 @@
 
 #define STREAMS_MAGIC "KSSTRS00"
 #define STREAMS_ENTRY (STORE_STREAM_ID_LEN + 8)
-/* Collector events are stored with this facility (LOG_SYSLOG >> 3). */
-#define STORE_EVENT_FACILITY 5
 
 struct stream_state {
 	uint8_t id[STORE_STREAM_ID_LEN];
@@ -329,38 +327,47 @@ static int put_entry(struct store_host *h, const uint8_t sid[STORE_STREAM_ID_LEN
 	return 0;
 }
 
-static int put_gap(struct store_host *h, const uint8_t sid[STORE_STREAM_ID_LEN], const struct record *next,
-		   uint64_t first, uint64_t recv_usec)
+int store_event(struct store_host *h, const uint8_t sid[STORE_STREAM_ID_LEN], uint16_t event, uint8_t level,
+		uint64_t stream_seq, const uint8_t boot_id[RECORD_BOOT_ID_LEN], const char *msg,
+		const struct record_fields *fb, uint64_t recv_usec)
 {
-	uint8_t fbuf[256], msg[128], enc[RECORD_HDR_LEN + 128 + 256];
-	struct record_fields fb = { .buf = fbuf, .cap = sizeof(fbuf) };
-	uint64_t last = next->stream_seq - 1, count = next->stream_seq - first;
-	if (record_fields_addf(&fb, "GAP_FIRST", "%llu", (unsigned long long)first) < 0 ||
-	    record_fields_addf(&fb, "GAP_LAST", "%llu", (unsigned long long)last) < 0 ||
-	    record_fields_addf(&fb, "GAP_COUNT", "%llu", (unsigned long long)count) < 0 ||
-	    record_fields_add(&fb, "GAP_CAUSE", "stream-jump", 11) < 0)
-		return -ENOSPC;
-	int mlen =
-		snprintf((char *)msg, sizeof(msg), "stream gap: %llu records missing (stream seq %llu-%llu)",
-			 (unsigned long long)count, (unsigned long long)first, (unsigned long long)last);
-	struct record gap = {
+	uint8_t enc[RECORD_HDR_LEN + STORE_EVENT_MAX];
+	struct record ev = {
 		.source = RECORD_SRC_COLLECTOR,
-		.level = LOG_WARNING,
-		.facility = STORE_EVENT_FACILITY,
-		.event = RECORD_EV_GAP,
-		.stream_seq = first,
+		.level = level,
+		.facility = RECORD_FACILITY_EVENT,
+		.event = event,
+		.stream_seq = stream_seq,
 		.real_usec = recv_usec,
-		.msg = msg,
-		.msg_len = (uint32_t)mlen,
-		.nfields = fb.count,
-		.fields = fbuf,
-		.fields_len = fb.len,
+		.msg = (const uint8_t *)msg,
+		.msg_len = (uint32_t)strlen(msg),
+		.nfields = fb ? fb->count : 0,
+		.fields = fb ? fb->buf : NULL,
+		.fields_len = fb ? fb->len : 0,
 	};
-	memcpy(gap.boot_id, next->boot_id, RECORD_BOOT_ID_LEN);
-	int n = record_encode(&gap, enc, sizeof(enc));
+	if (boot_id)
+		memcpy(ev.boot_id, boot_id, RECORD_BOOT_ID_LEN);
+	int n = record_encode(&ev, enc, sizeof(enc));
 	if (n < 0)
 		return n;
 	return put_entry(h, sid, enc, (size_t)n, recv_usec);
+}
+
+static int put_gap(struct store_host *h, const uint8_t sid[STORE_STREAM_ID_LEN], const struct record *next,
+		   uint64_t first, uint64_t recv_usec)
+{
+	uint8_t fbuf[256];
+	char msg[128];
+	struct record_fields fb = { .buf = fbuf, .cap = sizeof(fbuf) };
+	uint64_t last = next->stream_seq - 1, count = next->stream_seq - first;
+	if (record_fields_add(&fb, "GAP_CAUSE", "stream-jump", 11) < 0 ||
+	    record_fields_addf(&fb, "GAP_COUNT", "%llu", (unsigned long long)count) < 0 ||
+	    record_fields_addf(&fb, "GAP_FIRST_STREAM_SEQ", "%llu", (unsigned long long)first) < 0 ||
+	    record_fields_addf(&fb, "GAP_LAST_STREAM_SEQ", "%llu", (unsigned long long)last) < 0)
+		return -ENOSPC;
+	snprintf(msg, sizeof(msg), "stream gap: %llu records missing (stream seq %llu-%llu)",
+		 (unsigned long long)count, (unsigned long long)first, (unsigned long long)last);
+	return store_event(h, sid, RECORD_EV_GAP, LOG_WARNING, first, next->boot_id, msg, &fb, recv_usec);
 }
 
 int store_append(struct store_host *h, const uint8_t sid[STORE_STREAM_ID_LEN], const struct record *rec,

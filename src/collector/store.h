@@ -65,13 +65,30 @@ uint64_t store_stream_hwm(struct store_host *h, const uint8_t sid[STORE_STREAM_I
  * Append one record (its encoding enc/len, decoded as rec) of stream sid.
  * Returns 1 if appended, 0 if dropped as a duplicate (seq below the
  * stream's pending mark), or -errno. A jump forward in seq first appends
- * a collector gap record (GAP_FIRST, GAP_LAST, GAP_COUNT,
- * GAP_CAUSE=stream-jump).
+ * a collector gap record (GAP_CAUSE=stream-jump, GAP_COUNT,
+ * GAP_FIRST_STREAM_SEQ, GAP_LAST_STREAM_SEQ).
  */
 __attribute__((warn_unused_result)) int store_append(struct store_host *h,
 						     const uint8_t sid[STORE_STREAM_ID_LEN],
 						     const struct record *rec, const uint8_t *enc, size_t len,
 						     uint64_t recv_usec);
+
+/* Largest message + fields of a collector event. */
+#define STORE_EVENT_MAX 1024
+
+/*
+ * Append a collector event (source COLLECTOR, facility 5) of stream sid
+ * to the host's buffer; committed with the records. boot_id may be NULL
+ * (all zero). Collector events never move a high-water mark.
+ * Returns 0 or -errno (-ENOSPC if message and fields exceed
+ * STORE_EVENT_MAX).
+ */
+__attribute__((warn_unused_result)) int store_event(struct store_host *h,
+						    const uint8_t sid[STORE_STREAM_ID_LEN], uint16_t event,
+						    uint8_t level, uint64_t stream_seq,
+						    const uint8_t boot_id[RECORD_BOOT_ID_LEN],
+						    const char *msg, const struct record_fields *fb,
+						    uint64_t recv_usec);
 
 /* True when some host has appended records not yet committed. */
 bool store_dirty(const struct store *s);

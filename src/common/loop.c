@@ -80,6 +80,14 @@ struct loop {
 	bool stop;
 };
 
+uint64_t clock_usec(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 uint64_t mono_ms(void)
 {
 	struct timespec ts;

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 struct loop;
 struct loop_timer;
@@ -47,3 +48,5 @@ void loop_stop(struct loop *l);
 uint64_t loop_now_ms(struct loop *l);
 /* Uncached CLOCK_MONOTONIC in milliseconds. */
 uint64_t mono_ms(void);
+/* Uncached clock id (CLOCK_REALTIME, CLOCK_MONOTONIC) in microseconds. */
+uint64_t clock_usec(clockid_t id);

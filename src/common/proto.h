@@ -51,7 +51,7 @@
 #define PROTO_MSG1_MAX (PROTO_MSG1_OVERHEAD + PROTO_HELLO_MAX + PROTO_MAC1_LEN)
 
 /*
- * Handshake message 2 plaintext payload (8 bytes; msg2 = 48 + 9 = 57 bytes,
+ * Handshake message 2 plaintext payload (9 bytes; msg2 = 48 + 9 = 57 bytes,
  * always smaller than the smallest msg1 = 155 bytes):
  *     0   1  version            = PROTO_VERSION
  *     1   8  high-water mark: every record of this stream with
@@ -71,15 +71,19 @@
  *            (record.h); records in strictly increasing stream seq.
  *
  * HEARTBEAT (agent -> collector): 1 byte PROTO_MSG_HEARTBEAT. The collector
- *            answers with an ACK carrying its current high-water mark.
+ *            answers with an ACK after its next group commit.
  *
  * ACK (collector -> agent):
  *     0   1  PROTO_MSG_ACK
- *     1   8  hwm: every record with stream seq < hwm is fsynced
+ *     1   8  hwm: every record with stream seq < hwm is fsynced; the
+ *            collector sends min(its durable mark, the next seq this
+ *            connection may carry), so never more than the agent sent
  *
- * CLOSE (either direction): 1 byte PROTO_MSG_CLOSE, then 1 byte reason.
- *            Tells the peer the session ends on purpose (rekey by new
- *            handshake, shutdown). Truncation without CLOSE is an error.
+ * CLOSE (agent -> collector): 1 byte PROTO_MSG_CLOSE, then 1 byte reason.
+ *            Tells the collector the session ends on purpose (rekey by a
+ *            new handshake, shutdown). The collector never sends CLOSE: it
+ *            just closes (idle timeout, shutdown), and the agent
+ *            reconnects; unacked records are resent either way.
  */
 enum proto_msg_type {
 	PROTO_MSG_BATCH = 0x01,
@@ -97,6 +101,7 @@ enum proto_close_reason {
 	PROTO_CLOSE_LIFETIME = 2,
 };
 
-/* Sessions: a new handshake at least this often, and well before nonces run out. */
+/* Sessions: a new handshake at least this often. It also bounds the
+ * nonces: at the largest frame rate loopback allows (~10^6/s) an hour is
+ * under 2^32 messages, far from the 2^64-1 limit. */
 #define PROTO_SESSION_MAX_SECONDS 3600
-#define PROTO_SESSION_MAX_MESSAGES (UINT64_C(1) << 40)

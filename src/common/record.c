@@ -248,3 +248,29 @@ int record_fields_addf(struct record_fields *fb, const char *key, const char *fm
 	fb->count++;
 	return 0;
 }
+
+int record_fit(struct record *rec)
+{
+	size_t len = record_encoded_len(rec);
+	if (len <= RECORD_MAX)
+		return 0;
+	size_t over = len - RECORD_MAX;
+	if (over <= rec->msg_len) {
+		rec->msg_len -= (uint32_t)over;
+	} else {
+		/* Keep the fields that fit in what is left after the header. */
+		rec->msg_len = 0;
+		size_t off = 0, keep = 0, budget = RECORD_MAX - RECORD_HDR_LEN;
+		uint16_t n = 0;
+		const uint8_t *f;
+		size_t flen;
+		while (record_field_next(rec, &off, &f, &flen) == 1 && keep + 2 + flen <= budget) {
+			keep += 2 + flen;
+			n++;
+		}
+		rec->fields_len = keep;
+		rec->nfields = n;
+	}
+	rec->flags |= RECORD_F_TRUNCATED;
+	return 1;
+}

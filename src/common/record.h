@@ -13,7 +13,7 @@
  *     2   1  level              0 (emerg) .. 7 (debug)
  *     3   1  flags              enum record_flag bits
  *     4   2  facility           PRI >> 3, as the kernel gave it
- *     6   2  event              enum record_event (0 unless source = AGENT)
+ *     6   2  event              enum record_event (0 unless source = AGENT or COLLECTOR)
  *     8   8  stream seq         dense per stream, assigned by the agent
  *    16   8  kmsg seq           kernel sequence number (0 if none)
  *    24   8  monotonic usec     as the kernel gave it (CLOCK_MONOTONIC)
@@ -47,6 +47,10 @@ enum record_source {
 	RECORD_SRC_COLLECTOR = 5,
 };
 
+/* Facility of agent and collector events: LOG_SYSLOG >> 3, "messages
+ * generated internally by syslogd", the nearest standard meaning. */
+#define RECORD_FACILITY_EVENT 5
+
 enum record_flag {
 	RECORD_F_CONT = 1 << 0,	     /* merged from continuation fragments */
 	RECORD_F_TRUNCATED = 1 << 1, /* message or fields cut to fit */
@@ -56,12 +60,18 @@ enum record_flag {
 
 enum record_event {
 	RECORD_EV_NONE = 0,
-	RECORD_EV_GAP = 1,   /* fields GAP_FIRST, GAP_LAST, GAP_COUNT, GAP_CAUSE */
-	RECORD_EV_START = 2, /* agent started */
-	RECORD_EV_STOP = 3,  /* agent stopping */
-	RECORD_EV_BOOT = 4,  /* first record of a boot: KERNEL_RELEASE, MACHINE_ID, HOSTNAME */
-	RECORD_EV_HEARTBEAT = 5,
+	/* Records that are missing. Fields: GAP_CAUSE, GAP_COUNT, and the
+	 * range: GAP_FIRST/GAP_LAST in kernel (kmsg) sequence numbers, or
+	 * GAP_FIRST_STREAM_SEQ/GAP_LAST_STREAM_SEQ in stream seqs. */
+	RECORD_EV_GAP = 1,
+	RECORD_EV_START = 2,	 /* agent started: AGENT_VERSION */
+	RECORD_EV_STOP = 3,	 /* agent stopping */
+	RECORD_EV_BOOT = 4,	 /* first record of a boot: KERNEL_RELEASE, MACHINE_ID, HOSTNAME */
+	RECORD_EV_HEARTBEAT = 5, /* reserved */
 	RECORD_EV_MALFORMED = 6, /* a source line that did not parse; message = raw bytes */
+	/* Collector events (source COLLECTOR), stored in the host's journal: */
+	RECORD_EV_SESSION_START = 7, /* PEER, CLAIMED_HOSTNAME, CLAIMED_MACHINE_ID, RESUME_STREAM_SEQ */
+	RECORD_EV_SESSION_END = 8,   /* PEER, END_REASON */
 };
 
 /*
@@ -123,5 +133,12 @@ struct record_fields {
 	uint16_t count;
 };
 int record_fields_add(struct record_fields *fb, const char *key, const void *val, size_t vlen);
+
+/*
+ * Make rec fit RECORD_MAX: cut the message first, then drop fields from
+ * the end, and set RECORD_F_TRUNCATED if anything was cut. Returns 1 if
+ * it cut, 0 if it already fitted.
+ */
+int record_fit(struct record *rec);
 int record_fields_addf(struct record_fields *fb, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
