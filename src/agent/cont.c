@@ -103,7 +103,8 @@ static void hold(struct cont *c, const struct record *r)
 
 static void add(struct cont *c, const struct record *r)
 {
-	size_t room = RECORD_MAX - held_size(c);
+	size_t held = held_size(c);
+	size_t room = held < RECORD_MAX ? RECORD_MAX - held : 0;
 	size_t n = r->msg_len <= room ? r->msg_len : room;
 	if (n < r->msg_len)
 		c->first.flags |= RECORD_F_TRUNCATED;
@@ -133,6 +134,8 @@ int cont_flush(struct cont *c, cont_emit_fn emit, void *data)
 	out.fields = c->fields;
 	out.fields_len = c->fb.len;
 	out.nfields = c->fb.count;
+	/* A first fragment near the limit leaves no room for the tail. */
+	record_fit(&out);
 	return emit(&out, data);
 }
 

@@ -35,7 +35,7 @@ struct source {
 	/* Last kernel sequence number handed on; valid once have_seq is set. */
 	uint64_t last_seq;
 	int have_seq;
-	/* Start position (source_set_position): records up to resume_seq
+	/* Start position (source_set_position): records up to pos.kmsg_seq
 	 * are already spooled and are skipped without a gap. */
 	struct source_position pos;
 	int overrun; /* EPIPE seen: the next seq jump is a ring overrun */
@@ -376,7 +376,13 @@ static void on_cont_timer(struct loop *l, struct loop_timer *t, void *data)
 static int pump(struct source *s)
 {
 	int r = s->kind == SOURCE_DEVICE ? read_device(s) : read_stream(s);
-	if (cont_pending(s->cont) && !s->cont_timer &&
+	/* Pending fragments after a read: the last record read was a
+	 * fragment, so the wait restarts from now. */
+	if (s->cont_timer) {
+		loop_timer_cancel(s->loop, s->cont_timer);
+		s->cont_timer = NULL;
+	}
+	if (cont_pending(s->cont) &&
 	    loop_timer_add(s->loop, SOURCE_CONT_WAIT_MS, on_cont_timer, s, &s->cont_timer) < 0)
 		(void)cont_flush(s->cont, to_sink, s);
 	if (s->flush)

@@ -2,7 +2,7 @@
 #pragma once
 
 /*
- * A record: one kernel message, journal entry, pstore dump or agent event,
+ * A record: one kernel message, journal entry, pstore dump, agent or collector event,
  * with everything its source gave. The same binary encoding is used in
  * batches on the wire, in the agent's spool and in the collector's store.
  *
@@ -12,7 +12,8 @@
  *     1   1  source             enum record_source
  *     2   1  level              0 (emerg) .. 7 (debug)
  *     3   1  flags              enum record_flag bits
- *     4   2  facility           PRI >> 3, as the kernel gave it
+ *     4   2  facility           PRI >> 3, as the kernel gave it; RECORD_FACILITY_EVENT
+ *                               for agent and collector events
  *     6   2  event              enum record_event (0 unless source = AGENT or COLLECTOR)
  *     8   8  stream seq         dense per stream, assigned by the agent
  *    16   8  kmsg seq           kernel sequence number (0 if none)
@@ -66,7 +67,7 @@ enum record_event {
 	RECORD_EV_GAP = 1,
 	RECORD_EV_START = 2,	 /* agent started: AGENT_VERSION */
 	RECORD_EV_STOP = 3,	 /* agent stopping */
-	RECORD_EV_BOOT = 4,	 /* first record of a boot: KERNEL_RELEASE, MACHINE_ID, HOSTNAME */
+	RECORD_EV_BOOT = 4,	 /* agent's first start in a boot: KERNEL_RELEASE, MACHINE_ID, HOSTNAME */
 	RECORD_EV_HEARTBEAT = 5, /* reserved */
 	RECORD_EV_MALFORMED = 6, /* a source line that did not parse; message = raw bytes */
 	/* Collector events (source COLLECTOR), stored in the host's journal: */
