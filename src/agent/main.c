@@ -39,7 +39,6 @@ struct agent {
 /* How long a stopping agent waits for the collector to ack what it holds. */
 #define AGENT_STOP_DRAIN_MS 2000
 
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: kmsg-shipper [-dn] [-c FILE]\n"
