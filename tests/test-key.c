@@ -266,8 +266,8 @@ static void test_files(void)
 	snprintf(target, sizeof target, "%s/ok", tmpdir);
 	CHECK_EQ_INT(symlink(target, path), 0);
 	CHECK_EQ_INT(read_priv("link", priv), -ELOOP);
-	/* a directory is not a key file */
-	CHECK_EQ_INT(key_read_private_file(tmpdir, priv), -EINVAL);
+	/* a directory is not a key file, and says so */
+	CHECK_EQ_INT(key_read_private_file(tmpdir, priv), -EISDIR);
 
 	/* public key files may be world-readable */
 	write_file("pub", "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=\n", 45, 0644);

@@ -15,10 +15,10 @@ static int load_collectors(struct agent_conf *c)
 	int n = cfg_count(g, "collectors");
 	if (n <= 0)
 		return cfg_fail(g, "collectors",
-				"collectors: expected a list of at least one { address; port; "
+				"expected a list of at least one { address; port; "
 				"public_key; } group");
 	if (n > AGENT_MAX_COLLECTORS)
-		return cfg_fail(g, "collectors", "collectors: at most %d entries", AGENT_MAX_COLLECTORS);
+		return cfg_fail(g, "collectors", "at most %d entries", AGENT_MAX_COLLECTORS);
 	for (int i = 0; i < n; i++) {
 		char p[64];
 		const char *addr = NULL, *pub = NULL;
@@ -33,9 +33,8 @@ static int load_collectors(struct agent_conf *c)
 			return -EINVAL;
 		struct uplink_target *t = &c->targets[i];
 		if (key_parse_text(t->pub, pub, strlen(pub)) < 0)
-			return cfg_fail(
-				g, p,
-				"%s: expected a base64 public key of 44 characters (kmsg-keygen pubkey)", p);
+			return cfg_fail(g, p,
+					"expected a base64 public key of 44 characters (kmsg-keygen pubkey)");
 		t->host = addr;
 		snprintf(c->ports[i], sizeof(c->ports[i]), "%lld", port);
 		t->port = c->ports[i];

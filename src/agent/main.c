@@ -191,15 +191,7 @@ int main(int argc, char **argv)
 	uint8_t priv[KEY_LEN];
 	r = key_read_private_file(a.conf.private_key_file, priv);
 	if (r < 0) {
-		if (r == -EPERM)
-			log_err("private key %s: readable or writable by group or others; chmod 600 it",
-				a.conf.private_key_file);
-		else if (r == -EINVAL)
-			log_err("private key %s: expected one base64 key of 44 characters (kmsg-keygen "
-				"genkey)",
-				a.conf.private_key_file);
-		else
-			log_err("private key %s: %s", a.conf.private_key_file, strerror(-r));
+		log_err("private key %s: %s", a.conf.private_key_file, key_file_strerror(r));
 		agent_conf_free(&a.conf);
 		return 1;
 	}

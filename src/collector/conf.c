@@ -26,7 +26,7 @@ static int load_listen(struct collector_conf *c)
 		return 0;
 	}
 	if (n > COLLECTOR_MAX_LISTEN)
-		return cfg_fail(g, "listen", "listen: at most %d entries", COLLECTOR_MAX_LISTEN);
+		return cfg_fail(g, "listen", "at most %d entries", COLLECTOR_MAX_LISTEN);
 	for (int i = 0; i < n; i++) {
 		char p[64];
 		long long port = PROTO_DEFAULT_PORT;
@@ -59,22 +59,20 @@ static int load_clients(struct collector_conf *c)
 		if (cfg_string(g, p, true, &name) | cfg_string(g, q, true, &pub))
 			return -EINVAL;
 		if (!store_name_valid(name))
-			return cfg_fail(
-				g, p,
-				"%s: expected a host name of 1 to %d characters from A-Z a-z 0-9 . _ - "
-				"not starting with '.'",
-				p, STORE_NAME_MAX);
+			return cfg_fail(g, p,
+					"expected a host name of 1 to %d characters from A-Z a-z 0-9 . _ - "
+					"not starting with '.'",
+					STORE_NAME_MAX);
 		struct collector_client *cl = &c->clients[i];
 		if (key_parse_text(cl->pub, pub, strlen(pub)) < 0)
-			return cfg_fail(
-				g, q,
-				"%s: expected a base64 public key of 44 characters (kmsg-keygen pubkey)", q);
+			return cfg_fail(g, q,
+					"expected a base64 public key of 44 characters (kmsg-keygen pubkey)");
 		for (int j = 0; j < i; j++) {
 			if (strcmp(c->clients[j].name, name) == 0)
-				return cfg_fail(g, p, "%s: host name '%s' is already used by clients.[%d]", p,
-						name, j);
+				return cfg_fail(g, p, "host name '%s' is already used by clients.[%d]", name,
+						j);
 			if (sodium_memcmp(c->clients[j].pub, cl->pub, 32) == 0)
-				return cfg_fail(g, q, "%s: public key is already used by clients.[%d]", q, j);
+				return cfg_fail(g, q, "public key is already used by clients.[%d]", j);
 		}
 		cl->name = name;
 	}

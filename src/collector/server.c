@@ -590,37 +590,55 @@ static int listen_one(struct server *sv, const struct collector_listen *ls)
 		log_err("listen %s port %s: %s", ls->address ? ls->address : "*", ls->port, gai_strerror(g));
 		return -EINVAL;
 	}
+	/* Every address the name yields must be bound, except those of a
+	 * family this host does not have (IPv6 disabled at boot). */
 	int r = 0;
-	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		if (sv->nlisteners == sizeof(sv->listeners) / sizeof(sv->listeners[0]))
+	size_t bound = 0;
+	for (struct addrinfo *ai = res; ai && r == 0; ai = ai->ai_next) {
+		char host[INET6_ADDRSTRLEN] = "?";
+		getnameinfo(ai->ai_addr, ai->ai_addrlen, host, sizeof(host), NULL, 0, NI_NUMERICHOST);
+		if (sv->nlisteners == sizeof(sv->listeners) / sizeof(sv->listeners[0])) {
+			log_err("listen %s port %s: more than %zu listening sockets", host, ls->port,
+				sv->nlisteners);
+			r = -ENFILE;
 			break;
+		}
 		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0) {
+			if (errno == EAFNOSUPPORT) {
+				log_notice("listen %s port %s: address family not supported here; skipped",
+					   host, ls->port);
+				continue;
+			}
 			r = -errno;
-			continue;
+			log_err("listen %s port %s: socket: %s", host, ls->port, strerror(-r));
+			break;
 		}
 		int one = 1;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (ai->ai_family == AF_INET6)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+		struct listener *ln = &sv->listeners[sv->nlisteners];
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0)
 			r = -errno;
-			char host[INET6_ADDRSTRLEN] = "?";
-			getnameinfo(ai->ai_addr, ai->ai_addrlen, host, sizeof(host), NULL, 0, NI_NUMERICHOST);
+		else
+			r = loop_add_fd(sv->loop, fd, EPOLLIN, on_accept, ln);
+		if (r < 0) {
 			log_err("listen %s port %s: %s", host, ls->port, strerror(-r));
 			close(fd);
 			break;
 		}
-		struct listener *ln = &sv->listeners[sv->nlisteners];
 		ln->fd = fd;
 		ln->sv = sv;
-		if ((r = loop_add_fd(sv->loop, fd, EPOLLIN, on_accept, ln)) < 0) {
-			close(fd);
-			break;
-		}
 		sv->nlisteners++;
+		bound++;
 	}
 	freeaddrinfo(res);
+	if (r == 0 && bound == 0) {
+		log_err("listen %s port %s: no address could be bound", ls->address ? ls->address : "*",
+			ls->port);
+		r = -EADDRNOTAVAIL;
+	}
 	return r;
 }
 

@@ -185,7 +185,7 @@ static int read_key_file(const char *path, bool private_key, uint8_t out[KEY_LEN
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		r = -EINVAL;
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -EBADFD;
 		goto out;
 	}
 	if (private_key && (st.st_mode & 077)) {
@@ -220,4 +220,20 @@ int key_read_private_file(const char *path, uint8_t priv[KEY_LEN])
 int key_read_public_file(const char *path, uint8_t pub[KEY_LEN])
 {
 	return read_key_file(path, false, pub);
+}
+
+const char *key_file_strerror(int err)
+{
+	switch (err) {
+	case -EPERM:
+		return "readable or writable by group or others; chmod 600 it";
+	case -EINVAL:
+		return "expected one base64 key of 44 characters (kmsg-keygen genkey)";
+	case -ELOOP:
+		return "is a symbolic link; a private key must be a regular file (links are not followed)";
+	case -EBADFD:
+		return "not a regular file";
+	default:
+		return strerror(-err);
+	}
 }

@@ -31,12 +31,16 @@ __attribute__((warn_unused_result)) int key_public(uint8_t pub[KEY_LEN], const u
 
 /*
  * Read a key file. Private: -EPERM when the mode grants any group/other
- * access (the caller says "chmod 600"), -EINVAL when the content is not one
- * base64 key, or the open/read -errno. Trailing whitespace is accepted.
- * The read buffer is wiped.
+ * access (the caller says "chmod 600"), -ELOOP for a symbolic link (not
+ * followed), -EISDIR for a directory, -EBADFD for another non-regular
+ * file, -EINVAL when the content is not one base64 key, or the open/read
+ * -errno. Trailing whitespace is accepted. The read buffer is wiped.
  */
 __attribute__((warn_unused_result)) int key_read_private_file(const char *path, uint8_t priv[KEY_LEN]);
 __attribute__((warn_unused_result)) int key_read_public_file(const char *path, uint8_t pub[KEY_LEN]);
+
+/* What to tell the user about a key_read_*_file error. */
+const char *key_file_strerror(int err);
 
 /* Parse text that holds one key and optional surrounding whitespace. */
 __attribute__((warn_unused_result)) int key_parse_text(uint8_t out[KEY_LEN], const char *text, size_t len);

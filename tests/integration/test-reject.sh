@@ -89,7 +89,7 @@ sed "s|$T/agent.key|$T/stranger.key|" "$T/shipper-proxy.conf" >"$T/stranger.conf
 "$SHIPPER" -d -c "$T/stranger.conf" >"$T/stranger.log" 2>&1 &
 STRANGER=$!
 for _ in $(seq 100); do grep -q "unknown key" "$T/collector.log" && break; sleep 0.05; done
-kill "$STRANGER"
+kill -9 "$STRANGER"; wait "$STRANGER" 2>/dev/null
 grep -q "unknown key" "$T/collector.log" || die "unknown key not rejected"
 grep -q "connection closed by collector" "$T/stranger.log" || die "stranger did not see a silent close"
 grep -q "connected to collector" "$T/stranger.log" && die "stranger got a session"
@@ -129,4 +129,8 @@ grep -q "open.key: readable or writable by group or others; chmod 600" "$T/err.t
 sed "s|$T/agent.key|$T/bad.key|" "$T/shipper.conf" >"$T/s-bad.conf"
 "$SHIPPER" -n -c "$T/s-bad.conf" >"$T/err.txt" 2>&1 && die "agent accepted a garbage key"
 grep -q "bad.key: expected one base64 key" "$T/err.txt" || die "bad key message: $(cat "$T/err.txt")"
+"$SHIPPER" -n -c "$T/s-bad.conf" >/dev/null 2>&1
+sed "s|$T/agent.key|$T|" "$T/shipper.conf" >"$T/s-dir.conf"
+"$SHIPPER" -n -c "$T/s-dir.conf" >"$T/err.txt" 2>&1 && die "agent accepted a directory as key"
+grep -q "private key $T: Is a directory" "$T/err.txt" || die "directory key message: $(cat "$T/err.txt")"
 echo "PASS: bad frame, bad mac1, unknown key, replay (also after restart) closed silently; key file errors named"
