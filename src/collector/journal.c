@@ -187,7 +187,6 @@ int journal_recover(const char *path, journal_scan_fn cb, void *data, off_t *ret
 		close(fd);
 		return r;
 	}
-	*ret_cut = st.st_size - good;
 	/* A torn append leaves at most one partial entry; more than that
 	 * after the last good entry is damage, and cutting it would throw
 	 * away stored records. Leave the file alone and say so. */
@@ -202,5 +201,6 @@ int journal_recover(const char *path, journal_scan_fn cb, void *data, off_t *ret
 			return r;
 		}
 	}
+	*ret_cut = st.st_size - good;
 	return fd;
 }
