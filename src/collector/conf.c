@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: ISC */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,10 +75,95 @@ static int load_clients(struct collector_conf *c)
 			if (sodium_memcmp(c->clients[j].pub, cl->pub, 32) == 0)
 				return cfg_fail(g, q, "public key is already used by clients.[%d]", j);
 		}
-		cl->name = name;
+		snprintf(cl->name, sizeof(cl->name), "%s", name);
 	}
 	c->nclients = (size_t)n;
 	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * clients_dir: every "HOST.pub" file is a client named HOST. Other files
+ * are ignored (editors' backups, README). Errors name the file; a client
+ * in both places, or a key used twice, is an error like in the list.
+ */
+static int load_clients_dir(struct collector_conf *c)
+{
+	static char err[4096 + 256];
+	struct cfg *g = c->cfg;
+	DIR *d = opendir(c->clients_dir);
+	if (!d)
+		return cfg_fail(g, "clients_dir", "cannot open directory %s: %s", c->clients_dir,
+				strerror(errno));
+	char **names = NULL;
+	size_t n = 0;
+	struct dirent *de;
+	int r = 0;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		if (len <= 4 || strcmp(de->d_name + len - 4, ".pub") != 0 || de->d_name[0] == '.')
+			continue;
+		char **nn = realloc(names, (n + 1) * sizeof(*nn));
+		if (!nn || !(nn[n] = strndup(de->d_name, len - 4))) {
+			free(nn ? nn : names);
+			closedir(d);
+			return -ENOMEM;
+		}
+		names = nn;
+		n++;
+	}
+	closedir(d);
+	qsort(names, n, sizeof(*names), cmp_str); /* stable order: same config, same result */
+	struct collector_client *cl = realloc(c->clients, (c->nclients + n + 1) * sizeof(*cl));
+	if (!cl)
+		r = -ENOMEM;
+	else
+		c->clients = cl;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		char path[2048];
+		snprintf(path, sizeof(path), "%s/%s.pub", c->clients_dir, names[i]);
+		struct collector_client *nc = &c->clients[c->nclients];
+		memset(nc, 0, sizeof(*nc));
+		int k;
+		if (!store_name_valid(names[i])) {
+			snprintf(err, sizeof(err),
+				 "%s: expected a host name of 1 to %d characters from A-Z a-z 0-9 . _ - not "
+				 "starting with '.' before .pub",
+				 path, STORE_NAME_MAX);
+			r = -EINVAL;
+		} else if ((k = key_read_public_file(path, nc->pub)) < 0) {
+			snprintf(err, sizeof(err), "%s: %s", path,
+				 k == -EINVAL ? "expected one base64 public key of 44 characters "
+						"(kmsg-keygen pubkey)"
+					      : key_file_strerror(k));
+			r = -EINVAL;
+		} else {
+			for (size_t j = 0; j < c->nclients && r == 0; j++) {
+				if (strcmp(c->clients[j].name, names[i]) == 0 ||
+				    sodium_memcmp(c->clients[j].pub, nc->pub, 32) == 0) {
+					snprintf(err, sizeof(err), "%s: %s already used by client '%s'", path,
+						 strcmp(c->clients[j].name, names[i]) == 0 ? "host name"
+											   : "public key",
+						 c->clients[j].name);
+					r = -EINVAL;
+				}
+			}
+		}
+		if (r == 0) {
+			snprintf(nc->name, sizeof(nc->name), "%s", names[i]);
+			c->nclients++;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	if (r == -EINVAL)
+		return cfg_fail(g, NULL, "%s", err);
+	return r;
 }
 
 int collector_conf_load(struct collector_conf *c, const char *path, const char **err)
@@ -88,6 +174,12 @@ int collector_conf_load(struct collector_conf *c, const char *path, const char *
 	c->state_dir = KS_STATE_DIR;
 	c->handshake_timeout_ms = 5000;
 	c->idle_timeout_ms = 120000;
+	c->max_connections = 16384;
+	c->max_handshaking = 1024;
+	c->addr_connections = 64;
+	c->addr_handshake_rate = 20;
+	c->addr_handshake_burst = 40;
+	c->addr_table = 65536;
 	int level = 3;
 
 	int r = cfg_load(&c->cfg, path);
@@ -103,10 +195,20 @@ int collector_conf_load(struct collector_conf *c, const char *path, const char *
 		r |= cfg_duration_ms(g, "network.handshake_timeout", false, 100, 60000,
 				     &c->handshake_timeout_ms);
 		r |= cfg_duration_ms(g, "network.idle_timeout", false, 1000, 86400000, &c->idle_timeout_ms);
+		r |= cfg_int(g, "limits.max_connections", false, 1, 1 << 20, &c->max_connections);
+		r |= cfg_int(g, "limits.max_handshaking", false, 1, 1 << 20, &c->max_handshaking);
+		r |= cfg_int(g, "limits.address_connections", false, 1, 1 << 20, &c->addr_connections);
+		r |= cfg_int(g, "limits.address_handshake_rate", false, 1, 1000000, &c->addr_handshake_rate);
+		r |= cfg_int(g, "limits.address_handshake_burst", false, 1, 1000000,
+			     &c->addr_handshake_burst);
+		r |= cfg_int(g, "limits.address_table", false, 64, 1 << 24, &c->addr_table);
+		r |= cfg_string(g, "clients_dir", false, &c->clients_dir);
 		if (r == 0)
 			r = load_listen(c);
 		if (r == 0)
 			r = load_clients(c);
+		if (r == 0 && c->clients_dir)
+			r = load_clients_dir(c);
 		if (r == 0)
 			r = cfg_finish(g);
 	}

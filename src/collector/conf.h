@@ -11,7 +11,7 @@
 #define COLLECTOR_MAX_LISTEN 8
 
 struct collector_client {
-	const char *name; /* host name: names its journal directory */
+	char name[STORE_NAME_MAX + 1]; /* host name: names its journal directory */
 	uint8_t pub[32];
 };
 
@@ -31,6 +31,14 @@ struct collector_conf {
 	size_t nclients;
 	unsigned long long handshake_timeout_ms;
 	unsigned long long idle_timeout_ms;
+	/* limits { ... } */
+	long long max_connections;     /* all connections */
+	long long max_handshaking;     /* connections that have not completed a handshake */
+	long long addr_connections;    /* per source address (IPv6: per /64) */
+	long long addr_handshake_rate; /* handshakes (DH operations) per second per address */
+	long long addr_handshake_burst;
+	long long addr_table;	 /* source addresses tracked at most */
+	const char *clients_dir; /* one HOST.pub file per client; NULL: none */
 };
 
 /*

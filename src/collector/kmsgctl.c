@@ -1,383 +1,583 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * kmsgctl: read the collector's per-host journals, journalctl style.
- * This is the first cut: host selection and the output formats; filters,
- * follow and the reports come with the query issue.
+ * Options and the three things it does: print records (query.h, then
+ * output.h), list hosts or boots (summary.h), report completeness
+ * (gaps.h). The store is opened read-only; nothing here writes to it.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
-#include <inttypes.h>
-#include <limits.h>
-#include <stdarg.h>
+#include <locale.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
-#include "journal.h"
-#include "record.h"
-#include "store.h"
+#include "cursor.h"
+#include "filter.h"
+#include "output.h"
+#include "pager.h"
+#include "query.h"
+#include "summary.h"
+#include "timestamp.h"
 
-enum output { OUT_SHORT, OUT_SHORT_ISO, OUT_SHORT_PRECISE, OUT_CAT, OUT_JSON };
+#define TIME_HELP \
+	"expected YYYY-MM-DD [HH:MM[:SS]], today, yesterday, now, @SECONDS or a relative time such as -1h"
 
-struct host_reader {
-	char name[STORE_NAME_MAX + 1];
-	struct journal_reader *jr;
-	struct journal_entry e;
-	bool has; /* e holds the next entry to print */
+enum command { CMD_RECORDS, CMD_LIST_BOOTS, CMD_LIST_HOSTS, CMD_GAPS };
+
+struct options {
+	const char *dir;
+	char **hosts;
+	size_t nhosts;
+	enum command cmd;
+	bool has_boot;
+	struct boot_spec boot;
+	struct filter filter;
+	long lines; /* -1: all */
+	bool lines_given;
+	bool reverse, follow, utc, no_pager, quiet, show_cursor;
+	const char *cursor;
+	bool after_cursor;
+	enum output_mode output;
 };
-
-static enum output output = OUT_SHORT;
-static bool utc;
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: kmsgctl [OPTIONS]\n"
-		   "  -D, --directory DIR   the collector's state directory (default " KS_STATE_DIR ")\n"
-		   "  -H, --host NAME       show this host (repeatable; default: all, merged by time)\n"
-		   "  -o, --output FORMAT   short, short-iso, short-precise, cat, json\n"
-		   "      --utc             show times in UTC\n"
-		   "  -h, --help            this help\n"
-		   "      --version         print the version\n");
+	fputs("usage: kmsgctl [OPTIONS] [FIELD=VALUE ...]\n"
+	      "  -D, --directory DIR      the collector's state directory (default " KS_STATE_DIR ")\n"
+	      "  -H, --host NAME          show this host (repeatable; default: all, merged by time)\n"
+	      "  -b, --boot [ID|N|all]    show one boot of each host: 0 the last, 1 the first\n"
+	      "      --list-boots         list the boots of each host\n"
+	      "      --list-hosts         list the hosts: records, last seen, lag, session, gaps\n"
+	      "      --gaps               completeness report per host and boot (exit 1: something missing)\n"
+	      "  -p, --priority LEVEL     show levels up to LEVEL, or FROM..TO (emerg..debug, 0..7)\n"
+	      "      --facility LIST      show these facilities (names or numbers, comma-separated; help)\n"
+	      "  -S, --since TIME         show records from TIME on\n"
+	      "  -U, --until TIME         show records up to TIME\n"
+	      "  -n, --lines [N]          show the last N records (10 if N is not given; all)\n"
+	      "  -r, --reverse            show the newest records first\n"
+	      "  -f, --follow             show new records as they are stored\n"
+	      "  -g, --grep REGEX         show records whose message matches REGEX (POSIX extended)\n"
+	      "      --case-sensitive[=BOOL]  for --grep (default: when REGEX has upper-case letters)\n"
+	      "      --cursor CURSOR      start at the record of CURSOR\n"
+	      "      --after-cursor CURSOR  start after the record of CURSOR\n"
+	      "      --show-cursor        print the cursor of the last record shown\n"
+	      "  -o, --output FORMAT      " OUTPUT_NAMES "\n"
+	      "      --utc                show times in UTC\n"
+	      "      --no-pager           do not pipe the output into a pager\n"
+	      "  -q, --quiet              no informational lines (no entries, boot changes)\n"
+	      "  -h, --help               this help\n"
+	      "      --version            print the version\n"
+	      "TIME: YYYY-MM-DD [HH:MM[:SS]], today, yesterday, now, @SECONDS, or relative as +10s or 2h "
+	      "ago.\n",
+	      f);
 }
 
-static const char *identifier(const struct record *r)
+/* -n's argument: a count or "all". */
+static int parse_lines(const char *s, long *ret)
 {
-	switch (r->source) {
-	case RECORD_SRC_KMSG:
-	case RECORD_SRC_PSTORE:
-		return "kernel";
-	case RECORD_SRC_COLLECTOR:
-		return "kmsg-collector";
-	default:
-		return "kmsg-shipper";
+	if (strcmp(s, "all") == 0) {
+		*ret = -1;
+		return 0;
 	}
-}
-
-/* The message, with each line after the first indented under the first
- * one's start, as journalctl does. */
-static void put_message(const struct record *r, size_t indent)
-{
-	for (uint32_t i = 0; i < r->msg_len; i++) {
-		uint8_t ch = r->msg[i];
-		if (ch == '\n') {
-			printf("\n%*s", (int)indent, "");
-		} else if (ch < 0x20 && ch != '\t') {
-			printf("\\x%02x", ch);
-		} else {
-			putchar(ch);
-		}
-	}
-	putchar('\n');
-}
-
-static void print_short(const char *host, const struct record *r)
-{
-	time_t secs = (time_t)(r->real_usec / 1000000);
-	struct tm tm;
-	if (utc)
-		gmtime_r(&secs, &tm);
-	else
-		localtime_r(&secs, &tm);
-	char ts[64];
-	switch (output) {
-	case OUT_SHORT_ISO:
-		strftime(ts, sizeof(ts), utc ? "%Y-%m-%dT%H:%M:%S+00:00" : "%Y-%m-%dT%H:%M:%S%z", &tm);
-		if (!utc && strlen(ts) == 24) { /* +0100 -> +01:00 */
-			memmove(ts + 23, ts + 22, 2);
-			ts[22] = ':';
-		}
-		break;
-	case OUT_SHORT_PRECISE: {
-		char b[48];
-		strftime(b, sizeof(b), "%b %d %H:%M:%S", &tm);
-		snprintf(ts, sizeof(ts), "%s.%06u", b, (unsigned)(r->real_usec % 1000000));
-		break;
-	}
-	default:
-		strftime(ts, sizeof(ts), "%b %d %H:%M:%S", &tm);
-		break;
-	}
-	int n = printf("%s %s %s: ", ts, host, identifier(r));
-	put_message(r, n > 0 ? (size_t)n : 0);
-}
-
-/* journalctl prints a value as a JSON string when it is printable UTF-8,
- * else as an array of byte values. We use the array for any byte outside
- * printable ASCII, tab and newline: stricter, never ambiguous. */
-static void json_value(const uint8_t *v, size_t len)
-{
-	bool plain = true;
-	for (size_t i = 0; i < len && plain; i++)
-		plain = (v[i] >= 0x20 && v[i] < 0x7f) || v[i] == '\n' || v[i] == '\t';
-	if (!plain) {
-		putchar('[');
-		for (size_t i = 0; i < len; i++)
-			printf("%s%u", i ? "," : "", v[i]);
-		putchar(']');
-		return;
-	}
-	putchar('"');
-	for (size_t i = 0; i < len; i++) {
-		if (v[i] == '"' || v[i] == '\\')
-			printf("\\%c", v[i]);
-		else if (v[i] == '\n')
-			fputs("\\n", stdout);
-		else if (v[i] == '\t')
-			fputs("\\t", stdout);
-		else
-			putchar(v[i]);
-	}
-	putchar('"');
-}
-
-static void json_field(const char *key, const void *v, size_t len)
-{
-	printf(", \"%s\" : ", key);
-	json_value(v, len);
-}
-
-static void json_fieldf(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void json_fieldf(const char *key, const char *fmt, ...)
-{
-	char b[128];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(b, sizeof(b), fmt, ap);
-	va_end(ap);
-	json_field(key, b, (size_t)n < sizeof(b) ? (size_t)n : sizeof(b) - 1);
-}
-
-static void print_json(const char *host, const struct journal_entry *e)
-{
-	const struct record *r = &e->rec;
-	char boot[33];
-	for (int i = 0; i < 16; i++)
-		snprintf(boot + 2 * i, 3, "%02x", r->boot_id[i]);
-	printf("{ \"__REALTIME_TIMESTAMP\" : \"%" PRIu64 "\"", r->real_usec);
-	json_fieldf("__MONOTONIC_TIMESTAMP", "%" PRIu64, r->mono_usec);
-	json_field("_BOOT_ID", boot, 32);
-	json_field("_HOSTNAME", host, strlen(host));
-	json_fieldf("PRIORITY", "%u", r->level);
-	json_fieldf("SYSLOG_FACILITY", "%u", r->facility);
-	json_field("SYSLOG_IDENTIFIER", identifier(r), strlen(identifier(r)));
-	if (r->source == RECORD_SRC_KMSG) {
-		json_field("_TRANSPORT", "kernel", 6);
-		json_fieldf("KMSG_SEQ", "%" PRIu64, r->kmsg_seq);
-	}
-	json_fieldf("KMSG_STREAM_SEQ", "%" PRIu64, r->stream_seq);
-	char sid[33];
-	for (int i = 0; i < 16; i++)
-		snprintf(sid + 2 * i, 3, "%02x", e->stream_id[i]);
-	json_field("KMSG_STREAM_ID", sid, 32);
-	json_fieldf("KMSG_RECEIVED_TIMESTAMP", "%" PRIu64, e->recv_usec);
-	size_t off = 0;
-	const uint8_t *f;
-	size_t flen;
-	while (record_field_next(r, &off, &f, &flen) == 1) {
-		const uint8_t *eq = memchr(f, '=', flen);
-		if (!eq || eq == f)
-			continue; /* kept raw by the parser; no name to give it */
-		char key[80];
-		size_t klen = (size_t)(eq - f);
-		if (klen >= 64)
-			continue;
-		/* SUBSYSTEM and DEVICE become journald's trusted kernel fields. */
-		snprintf(key, sizeof(key), "%s%.*s",
-			 (klen == 9 && !memcmp(f, "SUBSYSTEM", 9)) || (klen == 6 && !memcmp(f, "DEVICE", 6))
-				 ? "_KERNEL_"
-				 : "",
-			 (int)klen, (const char *)f);
-		json_field(key, eq + 1, flen - klen - 1);
-	}
-	json_field("MESSAGE", r->msg, r->msg_len);
-	fputs(" }\n", stdout);
-}
-
-static void print_entry(const char *host, const struct journal_entry *e)
-{
-	switch (output) {
-	case OUT_CAT:
-		put_message(&e->rec, 0);
-		break;
-	case OUT_JSON:
-		print_json(host, e);
-		break;
-	default:
-		print_short(host, &e->rec);
-		break;
-	}
-}
-
-static int advance(struct host_reader *h)
-{
-	int r = journal_reader_next(h->jr, &h->e);
-	h->has = r == 1;
-	if (r == -EBADMSG)
-		fprintf(stderr, "kmsgctl: host %s: damaged entry at offset %lld; stopping this host there\n",
-			h->name, (long long)h->e.offset);
-	else if (r < 0)
-		fprintf(stderr, "kmsgctl: host %s: read: %s\n", h->name, strerror(-r));
-	return r < 0 ? r : 0;
-}
-
-static int open_host(struct host_reader *h, const char *dir, const char *name)
-{
-	char path[PATH_MAX];
-	if (!store_name_valid(name)) {
-		fprintf(stderr, "kmsgctl: '%s' is not a valid host name\n", name);
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || errno || v < 0)
 		return -EINVAL;
-	}
-	snprintf(h->name, sizeof(h->name), "%s", name);
-	if ((size_t)snprintf(path, sizeof(path), "%s/hosts/%s/journal", dir, name) >= sizeof(path))
-		return -ENAMETOOLONG;
-	int r = journal_reader_open(&h->jr, path);
-	if (r < 0) {
-		fprintf(stderr, "kmsgctl: host %s: %s: %s\n", name, path,
-			r == -ENOENT ? "no journal (unknown host?)" : strerror(-r));
-		return r;
-	}
-	return advance(h);
-}
-
-static int cmp_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Every host directory under DIR/hosts, sorted. */
-static int list_hosts(const char *dir, char ***ret, size_t *ret_n)
-{
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/hosts", dir);
-	DIR *d = opendir(path);
-	if (!d) {
-		int r = -errno;
-		fprintf(stderr, "kmsgctl: %s: %s\n", path, strerror(-r));
-		return r;
-	}
-	char **names = NULL;
-	size_t n = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (!store_name_valid(de->d_name))
-			continue;
-		char **nn = realloc(names, (n + 1) * sizeof(*nn));
-		if (!nn || !(nn[n] = strdup(de->d_name))) {
-			free(nn ? nn : names);
-			closedir(d);
-			return -ENOMEM;
-		}
-		names = nn;
-		n++;
-	}
-	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_name);
-	*ret = names;
-	*ret_n = n;
+	*ret = v;
 	return 0;
+}
+
+static int parse_bool(const char *s, bool *ret)
+{
+	if (!strcmp(s, "1") || !strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "on")) {
+		*ret = true;
+		return 0;
+	}
+	if (!strcmp(s, "0") || !strcmp(s, "no") || !strcmp(s, "false") || !strcmp(s, "off")) {
+		*ret = false;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+enum {
+	OPT_LIST_BOOTS = 256,
+	OPT_LIST_HOSTS,
+	OPT_GAPS,
+	OPT_FACILITY,
+	OPT_CASE,
+	OPT_CURSOR,
+	OPT_AFTER_CURSOR,
+	OPT_SHOW_CURSOR,
+	OPT_UTC,
+	OPT_NO_PAGER,
+	OPT_VERSION,
+};
+
+/* 0 to go on, 1 to exit 0 (help, version), -1 to exit 1 (reported). */
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const char shortopts[] = ":D:H:b::p:S:U:n::rfg:o:qh";
+	static const struct option opts[] = {
+		{ "directory", required_argument, NULL, 'D' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "boot", optional_argument, NULL, 'b' },
+		{ "list-boots", no_argument, NULL, OPT_LIST_BOOTS },
+		{ "list-hosts", no_argument, NULL, OPT_LIST_HOSTS },
+		{ "gaps", no_argument, NULL, OPT_GAPS },
+		{ "priority", required_argument, NULL, 'p' },
+		{ "facility", required_argument, NULL, OPT_FACILITY },
+		{ "since", required_argument, NULL, 'S' },
+		{ "until", required_argument, NULL, 'U' },
+		{ "lines", optional_argument, NULL, 'n' },
+		{ "reverse", no_argument, NULL, 'r' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "grep", required_argument, NULL, 'g' },
+		{ "case-sensitive", optional_argument, NULL, OPT_CASE },
+		{ "cursor", required_argument, NULL, OPT_CURSOR },
+		{ "after-cursor", required_argument, NULL, OPT_AFTER_CURSOR },
+		{ "show-cursor", no_argument, NULL, OPT_SHOW_CURSOR },
+		{ "output", required_argument, NULL, 'o' },
+		{ "utc", no_argument, NULL, OPT_UTC },
+		{ "no-pager", no_argument, NULL, OPT_NO_PAGER },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ 0 },
+	};
+	const char *grep = NULL;
+	int case_sensitive = -1;
+	uint64_t now = timestamp_now();
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
+		switch (c) {
+		case 'D':
+			o->dir = optarg;
+			break;
+		case 'H': {
+			char **nh = realloc(o->hosts, (o->nhosts + 1) * sizeof(*nh));
+			if (!nh) {
+				fprintf(stderr, "kmsgctl: %s\n", strerror(ENOMEM));
+				return -1;
+			}
+			o->hosts = nh;
+			o->hosts[o->nhosts++] = optarg;
+			break;
+		}
+		case 'b': {
+			/* As journalctl: "-b -1" takes the next word when it is a boot. */
+			const char *arg = optarg;
+			struct boot_spec b;
+			if (!arg && optind < argc && !strchr(argv[optind], '=') &&
+			    boot_spec_parse(argv[optind], &b) == 0)
+				arg = argv[optind++];
+			if (boot_spec_parse(arg ? arg : "", &o->boot) < 0) {
+				fprintf(stderr,
+					"kmsgctl: bad boot '%s' (expected a boot id, an offset or all)\n",
+					arg);
+				return -1;
+			}
+			o->has_boot = true;
+			break;
+		}
+		case OPT_LIST_BOOTS:
+		case OPT_LIST_HOSTS:
+		case OPT_GAPS: {
+			enum command cmd = c == OPT_LIST_BOOTS	 ? CMD_LIST_BOOTS
+					   : c == OPT_LIST_HOSTS ? CMD_LIST_HOSTS
+								 : CMD_GAPS;
+			if (o->cmd != CMD_RECORDS && o->cmd != cmd) {
+				fprintf(stderr, "kmsgctl: --list-boots, --list-hosts and --gaps exclude each "
+						"other\n");
+				return -1;
+			}
+			o->cmd = cmd;
+			break;
+		}
+		case 'p':
+			if (filter_priority(&o->filter, optarg) < 0) {
+				fprintf(stderr,
+					"kmsgctl: bad priority '%s' (expected emerg, alert, crit, err, "
+					"warning, notice, "
+					"info, debug, 0..7, or FROM..TO)\n",
+					optarg);
+				return -1;
+			}
+			break;
+		case OPT_FACILITY:
+			if (strcmp(optarg, "help") == 0) {
+				filter_facility_help();
+				return 1;
+			}
+			if (filter_facility(&o->filter, optarg) < 0) {
+				fprintf(stderr,
+					"kmsgctl: bad facility in '%s' (--facility=help lists the names)\n",
+					optarg);
+				return -1;
+			}
+			break;
+		case 'S':
+		case 'U': {
+			uint64_t t;
+			if (timestamp_parse(optarg, now, &t) < 0) {
+				fprintf(stderr, "kmsgctl: bad time '%s' for %s (" TIME_HELP ")\n", optarg,
+					c == 'S' ? "--since" : "--until");
+				return -1;
+			}
+			if (c == 'S') {
+				o->filter.has_since = true;
+				o->filter.since = t;
+			} else {
+				o->filter.has_until = true;
+				o->filter.until = t;
+			}
+			break;
+		}
+		case 'n': {
+			const char *arg = optarg;
+			long v;
+			if (!arg && optind < argc && parse_lines(argv[optind], &v) == 0)
+				arg = argv[optind++];
+			if (!arg) {
+				o->lines = 10;
+			} else if (parse_lines(arg, &o->lines) < 0) {
+				fprintf(stderr, "kmsgctl: bad number of lines '%s' (expected N or all)\n",
+					arg);
+				return -1;
+			}
+			o->lines_given = true;
+			break;
+		}
+		case 'r':
+			o->reverse = true;
+			break;
+		case 'f':
+			o->follow = true;
+			break;
+		case 'g':
+			grep = optarg;
+			break;
+		case OPT_CASE: {
+			bool b = true;
+			if (optarg && parse_bool(optarg, &b) < 0) {
+				fprintf(stderr,
+					"kmsgctl: bad value '%s' for --case-sensitive (expected yes or no)\n",
+					optarg);
+				return -1;
+			}
+			case_sensitive = b;
+			break;
+		}
+		case OPT_CURSOR:
+		case OPT_AFTER_CURSOR:
+			if (o->cursor) {
+				fprintf(stderr, "kmsgctl: --cursor and --after-cursor exclude each other\n");
+				return -1;
+			}
+			o->cursor = optarg;
+			o->after_cursor = c == OPT_AFTER_CURSOR;
+			break;
+		case OPT_SHOW_CURSOR:
+			o->show_cursor = true;
+			break;
+		case 'o':
+			if (output_mode_parse(optarg, &o->output) < 0) {
+				fprintf(stderr, "kmsgctl: unknown output format '%s' (expected %s)\n", optarg,
+					OUTPUT_NAMES);
+				return -1;
+			}
+			break;
+		case OPT_UTC:
+			o->utc = true;
+			break;
+		case OPT_NO_PAGER:
+			o->no_pager = true;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case OPT_VERSION:
+			printf("kmsgctl %s\n", KS_VERSION);
+			return 1;
+		case ':':
+			if (optopt > 0 && optopt < 256 && strncmp(argv[optind - 1], "--", 2) != 0)
+				fprintf(stderr, "kmsgctl: option '-%c' needs an argument\n", optopt);
+			else
+				fprintf(stderr, "kmsgctl: option '%s' needs an argument\n", argv[optind - 1]);
+			return -1;
+		default:
+			if (optopt > 0 && optopt < 256 && strncmp(argv[optind - 1], "--", 2) != 0)
+				fprintf(stderr, "kmsgctl: unknown option '-%c' (see kmsgctl -h)\n", optopt);
+			else
+				fprintf(stderr, "kmsgctl: unknown option '%s' (see kmsgctl -h)\n",
+					argv[optind - 1]);
+			return -1;
+		}
+	}
+	for (int i = optind; i < argc; i++) {
+		int r = filter_match(&o->filter, argv[i]);
+		if (r == -EINVAL) {
+			fprintf(stderr, "kmsgctl: '%s' is not a match (expected FIELD=VALUE or +)\n",
+				argv[i]);
+			return -1;
+		}
+		if (r < 0) {
+			fprintf(stderr, "kmsgctl: %s\n", strerror(-r));
+			return -1;
+		}
+	}
+	if (grep) {
+		char err[256];
+		if (filter_grep(&o->filter, grep, case_sensitive, err, sizeof(err)) < 0) {
+			fprintf(stderr, "kmsgctl: bad regular expression '%s': %s\n", grep, err);
+			return -1;
+		}
+	}
+	if (o->filter.has_since && o->filter.has_until && o->filter.since > o->filter.until) {
+		fprintf(stderr, "kmsgctl: --since is after --until\n");
+		return -1;
+	}
+	if (o->follow && o->reverse) {
+		fprintf(stderr, "kmsgctl: --follow and --reverse exclude each other\n");
+		return -1;
+	}
+	if (o->follow && o->cmd != CMD_RECORDS) {
+		fprintf(stderr,
+			"kmsgctl: --follow shows records; it does not go with --list-boots, --list-hosts "
+			"or --gaps\n");
+		return -1;
+	}
+	return 0;
+}
+
+struct ref {
+	size_t host;
+	off_t offset;
+};
+
+/* -n and -r: remember where the records are (not the records), then print them from there. */
+static int print_refs(struct query *q, struct output *out, const struct options *o)
+{
+	size_t cap = o->lines >= 0 ? (size_t)o->lines : 1024, n = 0, head = 0;
+	bool ring = o->lines >= 0;
+	struct ref *refs = malloc((cap ? cap : 1) * sizeof(*refs));
+	if (!refs)
+		return -ENOMEM;
+	struct query_item it;
+	int r;
+	while ((r = query_next(q, &it)) == 1) {
+		struct ref x = { it.host, it.e->offset };
+		if (ring) {
+			if (cap == 0)
+				continue;
+			refs[(head + n) % cap] = x;
+			if (n < cap)
+				n++;
+			else
+				head = (head + 1) % cap;
+			continue;
+		}
+		if (n == cap) {
+			struct ref *nr = realloc(refs, 2 * cap * sizeof(*nr));
+			if (!nr) {
+				free(refs);
+				return -ENOMEM;
+			}
+			refs = nr;
+			cap *= 2;
+		}
+		refs[n++] = x;
+	}
+	for (size_t k = 0; r == 0 && k < n; k++) {
+		size_t i = o->reverse ? n - 1 - k : k;
+		const struct ref *x = &refs[ring ? (head + i) % cap : i];
+		struct journal_entry e;
+		if (query_read_at(q, x->host, x->offset, &e) < 0)
+			continue; /* reported */
+		r = output_entry(out, query_host_name(q, x->host), &e);
+	}
+	free(refs);
+	return r;
+}
+
+static int drain(struct query *q, struct output *out)
+{
+	struct query_item it;
+	int r;
+	while ((r = query_next(q, &it)) == 1)
+		if ((r = output_entry(out, query_host_name(q, it.host), it.e)) < 0)
+			return r;
+	return r;
+}
+
+static int show_records(struct options *o)
+{
+	struct query *q = NULL;
+	struct output *out = NULL;
+	int ret = 1, r;
+	if (query_open(&q, o->dir, o->hosts, o->nhosts, &o->filter) < 0)
+		goto done;
+	if (o->has_boot && query_set_boot(q, &o->boot) < 0)
+		goto done;
+	if (o->cursor) {
+		struct cursor c;
+		if (cursor_parse(o->cursor, &c) < 0) {
+			fprintf(stderr,
+				"kmsgctl: bad cursor '%s' (expected h=HOST;o=OFFSET;s=STREAM_ID;q=SEQ)\n",
+				o->cursor);
+			goto done;
+		}
+		if (query_seek_cursor(q, &c, o->after_cursor) < 0)
+			goto done;
+	}
+	bool color = pager_color() && (output_mode_short(o->output) || o->output == OUTPUT_CAT);
+	struct output_conf oc = {
+		.mode = o->output,
+		.utc = o->utc,
+		.color = color,
+		.boot_separators = !o->quiet && query_nhosts(q) == 1,
+		.keep_cursor = o->show_cursor,
+		.grep = o->filter.has_grep ? &o->filter : NULL,
+	};
+	if ((r = output_new(&out, &oc)) < 0) {
+		fprintf(stderr, "kmsgctl: %s\n", strerror(-r));
+		goto done;
+	}
+	/* As journalctl: follow starts with the last 10 unless told where to start. */
+	if (o->follow && !o->lines_given && !o->filter.has_since && !o->cursor) {
+		o->lines = 10;
+		o->lines_given = true;
+	}
+	if (!o->no_pager && !o->follow && (r = pager_open()) < 0)
+		fprintf(stderr, "kmsgctl: pager: %s\n", strerror(-r));
+	r = o->reverse || o->lines_given ? print_refs(q, out, o) : drain(q, out);
+	if (r == 0 && o->follow) {
+		for (;;) {
+			fflush(stdout);
+			if (ferror(stdout))
+				break;
+			query_wait(q, -1);
+			if ((r = drain(q, out)) < 0)
+				break;
+		}
+	}
+	if (r < 0) {
+		fprintf(stderr, "kmsgctl: %s\n", strerror(-r));
+		goto done;
+	}
+	if (output_count(out) == 0 && !o->quiet && output_mode_short(o->output))
+		puts("-- No entries --");
+	if (o->show_cursor && output_count(out) > 0)
+		printf("-- cursor: %s\n", output_last_cursor(out));
+	/* As journalctl: nothing matched the pattern is a failure. */
+	ret = query_failed(q) || (o->filter.has_grep && output_count(out) == 0) ? 1 : 0;
+done:
+	output_free(out);
+	query_free(q);
+	return ret;
+}
+
+static int show_report(struct options *o)
+{
+	struct query *q = NULL;
+	struct host_summary *hs = NULL;
+	size_t n = 0;
+	int ret = 1;
+	/* The query resolves and checks the host names; the report reads on its own. */
+	if (query_open(&q, o->dir, o->hosts, o->nhosts, &o->filter) < 0)
+		goto done;
+	n = query_nhosts(q);
+	hs = calloc(n ? n : 1, sizeof(*hs));
+	if (!hs) {
+		fprintf(stderr, "kmsgctl: %s\n", strerror(ENOMEM));
+		goto done;
+	}
+	bool failed = false;
+	for (size_t i = 0; i < n; i++) {
+		int r = summary_scan(query_host_name(q, i), query_host_path(q, i), o->cmd != CMD_LIST_BOOTS,
+				     &hs[i]);
+		if (r == -EBADMSG) {
+			fprintf(stderr,
+				"kmsgctl: host %s: damaged entry at offset %lld; reporting what is before "
+				"it\n",
+				hs[i].name, (long long)hs[i].damaged_at);
+			failed = true;
+		} else if (r < 0) {
+			fprintf(stderr, "kmsgctl: host %s: %s: %s\n", query_host_name(q, i),
+				query_host_path(q, i), strerror(-r));
+			goto done;
+		}
+	}
+	enum summary_format fmt = o->output == OUTPUT_JSON	    ? SUMMARY_JSON
+				  : o->output == OUTPUT_JSON_PRETTY ? SUMMARY_JSON_PRETTY
+								    : SUMMARY_TEXT;
+	if (!o->no_pager) {
+		int r = pager_open();
+		if (r < 0)
+			fprintf(stderr, "kmsgctl: pager: %s\n", strerror(-r));
+	}
+	if (o->cmd == CMD_LIST_BOOTS) {
+		summary_print_boots(hs, n, fmt, o->utc, stdout);
+	} else if (o->cmd == CMD_LIST_HOSTS) {
+		summary_print_hosts(hs, n, fmt, o->utc, stdout);
+	} else {
+		bool missing = false, any = false;
+		for (size_t i = 0; i < n; i++) {
+			uint8_t boot[16];
+			bool sel = o->has_boot && !o->boot.all;
+			if (sel && summary_find_boot(&hs[i], &o->boot, boot) < 0)
+				continue;
+			any = true;
+			if (gaps_report(hs[i].gaps, hs[i].name, sel ? (const uint8_t(*)[16])boot : NULL, 1,
+					fmt != SUMMARY_TEXT, fmt == SUMMARY_JSON_PRETTY, stdout) > 0)
+				missing = true;
+		}
+		if (!any && o->has_boot && !o->boot.all) {
+			fprintf(stderr, "kmsgctl: no such boot in the selected hosts\n");
+			goto done;
+		}
+		failed |= missing;
+	}
+	ret = failed ? 1 : 0;
+done:
+	for (size_t i = 0; hs && i < n; i++)
+		summary_free(&hs[i]);
+	free(hs);
+	query_free(q);
+	return ret;
 }
 
 int main(int argc, char **argv)
 {
-	const char *dir = KS_STATE_DIR;
-	char **hosts = NULL;
-	size_t nhosts = 0;
-	static const struct option opts[] = {
-		{ "directory", required_argument, NULL, 'D' },
-		{ "host", required_argument, NULL, 'H' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "utc", no_argument, NULL, 'u' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ 0 },
-	};
-	static const char *const formats[] = { "short", "short-iso", "short-precise", "cat", "json" };
-	int c, r;
-	while ((c = getopt_long(argc, argv, "D:H:o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'D':
-			dir = optarg;
-			break;
-		case 'H': {
-			char **nh = realloc(hosts, (nhosts + 1) * sizeof(*nh));
-			if (!nh)
-				return 1;
-			hosts = nh;
-			hosts[nhosts++] = optarg;
-			break;
-		}
-		case 'o': {
-			size_t i;
-			for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
-				if (strcmp(optarg, formats[i]) == 0)
-					break;
-			if (i == sizeof(formats) / sizeof(formats[0])) {
-				fprintf(stderr,
-					"kmsgctl: unknown output format '%s' (expected short, short-iso, "
-					"short-precise, cat or json)\n",
-					optarg);
-				return 1;
-			}
-			output = (enum output)i;
-			break;
-		}
-		case 'u':
-			utc = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("kmsgctl %s\n", KS_VERSION);
-			return 0;
-		default:
-			usage(stderr);
-			return 1;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "kmsgctl: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return 1;
-	}
-	bool owned = false;
-	if (nhosts == 0) {
-		free(hosts);
-		if ((r = list_hosts(dir, &hosts, &nhosts)) < 0)
-			return 1;
-		owned = true;
-	}
-	struct host_reader *hr = calloc(nhosts ? nhosts : 1, sizeof(*hr));
-	int ret = hr ? 0 : 1;
-	for (size_t i = 0; hr && i < nhosts; i++)
-		if (open_host(&hr[i], dir, hosts[i]) < 0)
-			ret = 1;
-	/* Merge by wall-clock time; ties keep host order. A handful of hosts
-	 * makes the linear scan cheaper than a heap. */
-	for (;;) {
-		struct host_reader *best = NULL;
-		for (size_t i = 0; hr && i < nhosts; i++)
-			if (hr[i].has && (!best || hr[i].e.rec.real_usec < best->e.rec.real_usec))
-				best = &hr[i];
-		if (!best)
-			break;
-		print_entry(best->name, &best->e);
-		if (advance(best) < 0)
-			ret = 1;
-	}
-	for (size_t i = 0; hr && i < nhosts; i++)
-		journal_reader_free(hr[i].jr);
-	free(hr);
-	if (owned)
-		for (size_t i = 0; i < nhosts; i++)
-			free(hosts[i]);
-	free(hosts);
+	struct options o = { .dir = KS_STATE_DIR, .lines = -1, .output = OUTPUT_SHORT };
+	setlocale(LC_ALL, "");
+	/* One thread: no stdio locking per call, and bigger writes. */
+	__fsetlocking(stdout, FSETLOCKING_BYCALLER);
+	static char outbuf[1 << 16];
+	if (!isatty(STDOUT_FILENO))
+		setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
+	filter_init(&o.filter);
+	int r = parse_options(argc, argv, &o);
+	int ret;
+	if (r != 0)
+		ret = r > 0 ? 0 : 1;
+	else
+		ret = o.cmd == CMD_RECORDS ? show_records(&o) : show_report(&o);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "kmsgctl: write: %s\n", strerror(errno));
-		return 1;
+		ret = 1;
 	}
+	pager_close();
+	filter_free(&o.filter);
+	free(o.hosts);
 	return ret;
 }

@@ -22,6 +22,7 @@
 #include "mac1.h"
 #include "noise.h"
 #include "proto.h"
+#include "addrlimit.h"
 #include "server.h"
 
 #define SERVER_TICK_MS 1000
@@ -43,6 +44,8 @@ struct conn {
 	int fd;
 	enum conn_state state;
 	char peer[INET6_ADDRSTRLEN + 8];
+	struct sockaddr_storage addr;
+	uint8_t client_pub[32]; /* the static key it authenticated with */
 	uint64_t since_ms;
 	uint64_t last_rx_ms;
 	struct frame_reader fr;
@@ -77,6 +80,8 @@ struct server {
 	struct listener listeners[COLLECTOR_MAX_LISTEN * 4];
 	size_t nlisteners;
 	struct conn *conns;
+	size_t nconns, nhandshaking;
+	struct addrlimit *limit;
 	struct loop_timer *commit_timer;
 	struct loop_timer *tick;
 	uint8_t *plain; /* PROTO_PLAIN_MAX: decrypted transport message */
@@ -88,6 +93,10 @@ static void conn_close(struct conn *c)
 	struct server *sv = c->sv;
 	loop_del_fd(sv->loop, c->fd);
 	close(c->fd);
+	addrlimit_conn_del(sv->limit, (struct sockaddr *)&c->addr);
+	sv->nconns--;
+	if (c->state == CONN_HANDSHAKE)
+		sv->nhandshaking--;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -260,6 +269,10 @@ static void handle_msg1(struct conn *c, const uint8_t *msg, size_t len)
 		conn_reject(c, REJECT_MAC1, "bad mac1");
 		return;
 	}
+	if (addrlimit_handshake(sv->limit, (struct sockaddr *)&c->addr, loop_now_ms(sv->loop)) < 0) {
+		conn_reject(c, REJECT_RATE, "handshake rate limit of its address");
+		return;
+	}
 	sv->stats.x25519_ops++;
 	struct noise_handshake hs;
 	uint8_t hello[PROTO_HELLO_MAX];
@@ -300,6 +313,7 @@ static void handle_msg1(struct conn *c, const uint8_t *msg, size_t len)
 	}
 	if (cut > 0)
 		log_warn("host %s: journal had a torn tail of %lld bytes; cut", cl->name, cut);
+	memcpy(c->client_pub, cl->pub, sizeof(c->client_pub));
 	memcpy(c->sid, hello + 10, PROTO_STREAM_ID_LEN);
 	memcpy(c->claimed_machine, hello + 26, PROTO_MACHINE_ID_LEN);
 	memcpy(c->claimed_host, claimed, sizeof(c->claimed_host));
@@ -330,6 +344,7 @@ static void handle_msg1(struct conn *c, const uint8_t *msg, size_t len)
 	frame_put_header(c->wbuf, (size_t)n);
 	c->wlen = FRAME_HDR + (size_t)n;
 	c->state = CONN_READY;
+	sv->nhandshaking--;
 	c->since_ms = loop_now_ms(sv->loop);
 	sv->stats.sessions++;
 	sv->stats.live++;
@@ -502,12 +517,28 @@ static void on_accept(struct loop *l, int fd, uint32_t events, void *data)
 				log_warn("accept: %s", strerror(errno));
 			return;
 		}
+		/* Limits first, before any memory is spent on the peer. */
+		int lim = 0;
+		if (sv->nconns >= (size_t)sv->conf->max_connections ||
+		    sv->nhandshaking >= (size_t)sv->conf->max_handshaking)
+			lim = REJECT_BUSY;
+		else if (addrlimit_conn_add(sv->limit, (struct sockaddr *)&ss, loop_now_ms(l)) < 0)
+			lim = REJECT_ADDRESS;
+		if (lim) {
+			sv->stats.rejected[lim]++;
+			close(cfd);
+			continue;
+		}
 		struct conn *c = calloc(1, sizeof(*c));
 		if (!c) {
+			addrlimit_conn_del(sv->limit, (struct sockaddr *)&ss);
 			close(cfd);
 			log_warn("accept: out of memory");
 			return;
 		}
+		memcpy(&c->addr, &ss, sizeof(ss));
+		sv->nconns++;
+		sv->nhandshaking++;
 		c->sv = sv;
 		c->fd = cfd;
 		c->state = CONN_HANDSHAKE;
@@ -520,6 +551,9 @@ static void on_accept(struct loop *l, int fd, uint32_t events, void *data)
 		int one = 1;
 		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (loop_add_fd(l, cfd, EPOLLIN, on_conn, c) < 0) {
+			addrlimit_conn_del(sv->limit, (struct sockaddr *)&ss);
+			sv->nconns--;
+			sv->nhandshaking--;
 			close(cfd);
 			free(c);
 			continue;
@@ -550,6 +584,47 @@ static void on_tick(struct loop *l, struct loop_timer *t, void *data)
 		sv->tick = NULL;
 }
 
+static void limit_conf(const struct collector_conf *conf, struct addrlimit_conf *ac)
+{
+	*ac = (struct addrlimit_conf){
+		.max_conns = (uint32_t)conf->addr_connections,
+		.rate = (uint32_t)conf->addr_handshake_rate,
+		.burst = (uint32_t)conf->addr_handshake_burst,
+		.table_size = (uint32_t)conf->addr_table,
+	};
+}
+
+const char *server_reject_name(enum server_reject r)
+{
+	static const char *const names[REJECT_KINDS] = {
+		[REJECT_FRAME] = "frame",     [REJECT_MAC1] = "mac1",	  [REJECT_HANDSHAKE] = "handshake",
+		[REJECT_UNKNOWN] = "unknown", [REJECT_REPLAY] = "replay", [REJECT_TIMEOUT] = "timeout",
+		[REJECT_STORE] = "store",     [REJECT_BUSY] = "busy",	  [REJECT_ADDRESS] = "address",
+		[REJECT_RATE] = "rate",
+	};
+	return r < REJECT_KINDS ? names[r] : "?";
+}
+
+void server_set_conf(struct server *sv, const struct collector_conf *conf)
+{
+	struct addrlimit_conf ac;
+	sv->conf = conf;
+	limit_conf(conf, &ac);
+	addrlimit_reconf(sv->limit, &ac);
+	struct conn *next;
+	for (struct conn *c = sv->conns; c; c = next) {
+		next = c->next;
+		if (c->state != CONN_READY)
+			continue;
+		const struct collector_client *cl = collector_conf_client(conf, c->client_pub);
+		if (!cl || strcmp(cl->name, store_host_name(c->host)) != 0) {
+			log_notice("host %s: key removed from the configuration; closing its session from %s",
+				   store_host_name(c->host), c->peer);
+			conn_end(c, "key removed from the configuration");
+		}
+	}
+}
+
 int server_new(struct server **ret, struct loop *l, const struct collector_conf *conf, struct store *store,
 	       const uint8_t priv[32])
 {
@@ -568,8 +643,13 @@ int server_new(struct server **ret, struct loop *l, const struct collector_conf 
 	sv->store = store;
 	memcpy(sv->priv, priv, 32);
 	mac1_key(sv->mac1_key, sv->pub);
-	r = loop_timer_add(l, SERVER_TICK_MS, on_tick, sv, &sv->tick);
+	struct addrlimit_conf ac;
+	limit_conf(conf, &ac);
+	r = addrlimit_new(&sv->limit, &ac);
+	if (r == 0)
+		r = loop_timer_add(l, SERVER_TICK_MS, on_tick, sv, &sv->tick);
 	if (r < 0) {
+		addrlimit_free(sv->limit);
 		sodium_memzero(sv->priv, sizeof(sv->priv));
 		free(sv->plain);
 		free(sv);
@@ -674,6 +754,7 @@ void server_free(struct server *sv)
 	if (sv->tick)
 		loop_timer_cancel(sv->loop, sv->tick);
 	sodium_memzero(sv->priv, sizeof(sv->priv));
+	addrlimit_free(sv->limit);
 	free(sv->plain);
 	free(sv);
 }

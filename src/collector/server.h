@@ -25,6 +25,9 @@ enum server_reject {
 	REJECT_REPLAY,	  /* handshake counter not above the stored one */
 	REJECT_TIMEOUT,	  /* no complete msg1 in time */
 	REJECT_STORE,	  /* the host's store could not be opened or written */
+	REJECT_BUSY,	  /* global connection or handshake limit reached */
+	REJECT_ADDRESS,	  /* per-address connection limit, or address table full */
+	REJECT_RATE,	  /* per-address handshake rate exceeded: no DH was done */
 	REJECT_KINDS,
 };
 
@@ -48,5 +51,16 @@ __attribute__((warn_unused_result)) int server_new(struct server **ret, struct l
  * (logged, naming the address). */
 __attribute__((warn_unused_result)) int server_listen(struct server *sv);
 void server_get_stats(const struct server *sv, struct server_stats *st);
+/* Names of the reject kinds, for logs and STATUS ("frame", "mac1", ...). */
+const char *server_reject_name(enum server_reject r);
+
+/*
+ * A reloaded configuration (SIGHUP): clients and limits take effect at
+ * once; sessions whose key is no longer listed, or now maps to another
+ * host name, are closed. Listening addresses are not changed (restart for
+ * that). conf must outlive the server or the next reload.
+ */
+void server_set_conf(struct server *sv, const struct collector_conf *conf);
+
 /* Close every connection and listener, commit what is pending, free. */
 void server_free(struct server *sv);

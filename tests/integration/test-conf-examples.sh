@@ -125,7 +125,9 @@ check_example() {
 	accept "$base" "$bin" "$tmp/$base"
 
 	# Every optional setting uncommented, with its default value.
-	uncomment "$ex" >"$tmp/all.in"
+	# The clients directory must exist: point it at an empty one.
+	mkdir -p "$tmp/clients.d"
+	uncomment "$ex" | sed "s|^clients_dir = .*|clients_dir = \"$tmp/clients.d\";|" >"$tmp/all.in"
 	with_key "$tmp/all.in" "$keyfile" "$placeholder" "$pub" >"$tmp/all-$base"
 	accept "$base with every setting uncommented" "$bin" "$tmp/all-$base"
 

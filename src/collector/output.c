@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: ISC */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cursor.h"
+#include "json.h"
+#include "output.h"
+#include "text.h"
+#include "timestamp.h"
+#include "view.h"
+
+#define ANSI_RED "\x1b[0;1;31m"
+#define ANSI_YELLOW "\x1b[0;1;38;5;185m"
+#define ANSI_BOLD "\x1b[0;1;39m"
+#define ANSI_GREY "\x1b[0;38;5;245m"
+#define ANSI_NORMAL "\x1b[0m"
+
+struct output {
+	struct output_conf c;
+	struct view *v;
+	size_t count;
+	bool have_boot;
+	uint8_t last_boot[16];
+	uint8_t *scratch;
+	size_t scratch_cap;
+	char cursor[CURSOR_MAX];
+	/* The last second formatted: records come many to a second. */
+	bool have_sec;
+	uint64_t sec;
+	char sec_text[48];
+};
+
+static const char *const mode_names[] = {
+	"short", "short-iso", "short-precise", "short-monotonic", "cat", "json", "json-pretty", "export",
+};
+
+int output_mode_parse(const char *s, enum output_mode *ret)
+{
+	for (size_t i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++)
+		if (strcmp(s, mode_names[i]) == 0) {
+			*ret = (enum output_mode)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+bool output_mode_short(enum output_mode m)
+{
+	return m <= OUTPUT_SHORT_MONOTONIC;
+}
+
+int output_new(struct output **ret, const struct output_conf *c)
+{
+	struct output *o = calloc(1, sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	o->c = *c;
+	int r = view_new(&o->v);
+	if (r < 0) {
+		free(o);
+		return r;
+	}
+	*ret = o;
+	return 0;
+}
+
+void output_free(struct output *o)
+{
+	if (!o)
+		return;
+	view_free(o->v);
+	free(o->scratch);
+	free(o);
+}
+
+size_t output_count(const struct output *o)
+{
+	return o->count;
+}
+
+const char *output_last_cursor(const struct output *o)
+{
+	return o->cursor;
+}
+
+static const char *level_color(uint8_t level)
+{
+	if (level <= 3)
+		return ANSI_RED;
+	if (level == 4)
+		return ANSI_YELLOW;
+	if (level == 5)
+		return ANSI_BOLD;
+	if (level == 7)
+		return ANSI_GREY;
+	return "";
+}
+
+/* A line (or the whole message for cat), coloured, with the part
+ * [hs, he) of it highlighted (hs == he: none). */
+static void put_colored(const struct output *o, const uint8_t *p, size_t len, uint8_t level, size_t hs,
+			size_t he)
+{
+	if (!o->c.color) {
+		fwrite(p, 1, len, stdout);
+		return;
+	}
+	const char *on = level_color(level);
+	if (hs >= he) {
+		if (*on) {
+			fputs(on, stdout);
+			fwrite(p, 1, len, stdout);
+			fputs(ANSI_NORMAL, stdout);
+		} else {
+			fwrite(p, 1, len, stdout);
+		}
+		return;
+	}
+	fputs(on, stdout);
+	fwrite(p, 1, hs, stdout);
+	fputs(level <= 3 ? ANSI_BOLD : ANSI_RED, stdout);
+	fwrite(p + hs, 1, he - hs, stdout);
+	fputs(*on ? on : ANSI_NORMAL, stdout);
+	fwrite(p + he, 1, len - he, stdout);
+	if (*on)
+		fputs(ANSI_NORMAL, stdout);
+}
+
+static int scratch_reserve(struct output *o, size_t n)
+{
+	if (n <= o->scratch_cap)
+		return 0;
+	uint8_t *p = realloc(o->scratch, n);
+	if (!p)
+		return -ENOMEM;
+	o->scratch = p;
+	o->scratch_cap = n;
+	return 0;
+}
+
+/* journalctl's short message: tab -> 8 blanks, ESC [ ... m removed (strip_tab_ansi). */
+static int prepare(struct output *o, const struct record *r, size_t *ret_len)
+{
+	size_t len = r->msg_len;
+	if (scratch_reserve(o, 8 * len + 1) < 0)
+		return -ENOMEM;
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = r->msg[i];
+		if (c == '\t') {
+			memset(o->scratch + n, ' ', 8);
+			n += 8;
+		} else if (c == 0x1b && i + 1 < len && r->msg[i + 1] == '[') {
+			size_t k = i + 2;
+			while (k < len && ((r->msg[k] >= '0' && r->msg[k] <= '9') || r->msg[k] == ';'))
+				k++;
+			if (k < len && r->msg[k] == 'm') {
+				i = k;
+				continue;
+			}
+			o->scratch[n++] = c;
+		} else {
+			o->scratch[n++] = c;
+		}
+	}
+	*ret_len = n;
+	return 0;
+}
+
+static int print_short(struct output *o, const char *host, const struct journal_entry *e)
+{
+	const struct record *r = &e->rec;
+	char ts[64];
+	if (o->c.mode == OUTPUT_SHORT_MONOTONIC) {
+		snprintf(ts, sizeof(ts), "[%5" PRIu64 ".%06" PRIu64 "]", r->mono_usec / 1000000,
+			 r->mono_usec % 1000000);
+	} else {
+		uint64_t sec = r->real_usec / 1000000;
+		if (!o->have_sec || sec != o->sec) {
+			timestamp_format(o->sec_text, sizeof(o->sec_text), sec * 1000000,
+					 o->c.mode == OUTPUT_SHORT_ISO ? TS_ISO : TS_SHORT, o->c.utc);
+			o->sec = sec;
+			o->have_sec = true;
+		}
+		if (o->c.mode == OUTPUT_SHORT_PRECISE)
+			snprintf(ts, sizeof(ts), "%s.%06u", o->sec_text, (unsigned)(r->real_usec % 1000000));
+		else
+			memcpy(ts, o->sec_text, sizeof(o->sec_text));
+	}
+	if (o->c.boot_separators && !text_id_null(r->boot_id)) {
+		if (o->have_boot && memcmp(o->last_boot, r->boot_id, 16) != 0) {
+			char hex[33];
+			text_hex(hex, r->boot_id, 16);
+			printf("%s-- Boot %s --%s\n", o->c.color ? ANSI_BOLD : "", hex,
+			       o->c.color ? ANSI_NORMAL : "");
+		}
+		memcpy(o->last_boot, r->boot_id, 16);
+		o->have_boot = true;
+	}
+	const uint8_t *id, *pid;
+	size_t idlen, pidlen;
+	view_identifier(r, &id, &idlen, &pid, &pidlen);
+	int n = pid ? printf("%s %s %.*s[%.*s]: ", ts, host, (int)idlen, (const char *)id, (int)pidlen,
+			     (const char *)pid)
+		    : printf("%s %s %.*s: ", ts, host, (int)idlen, (const char *)id);
+	size_t indent = n > 0 ? (size_t)n : 0;
+
+	size_t len;
+	if (prepare(o, r, &len) < 0)
+		return -ENOMEM;
+	const uint8_t *m = o->scratch;
+	if (!text_printable(m, len, true)) {
+		char size[32];
+		text_bytes(size, sizeof(size), len);
+		printf("[%s blob data]\n", size);
+		return 0;
+	}
+	/* A final newline ends the last line; it does not start another. */
+	if (len > 0 && m[len - 1] == '\n')
+		len--;
+	size_t hs = 0, he = 0;
+	if (o->c.color && o->c.grep && !filter_grep_find(o->c.grep, m, len, &hs, &he))
+		hs = he = 0;
+	size_t pos = 0;
+	for (bool first = true;; first = false) {
+		const uint8_t *nl = len > pos ? memchr(m + pos, '\n', len - pos) : NULL;
+		size_t end = nl ? (size_t)(nl - m) : len;
+		if (!first)
+			printf("%*s", (int)indent, "");
+		/* The highlight, clipped to this line. */
+		size_t ls = hs > pos ? hs : pos, le = he < end ? he : end;
+		if (ls < le)
+			put_colored(o, m + pos, end - pos, r->level, ls - pos, le - pos);
+		else
+			put_colored(o, m + pos, end - pos, r->level, 0, 0);
+		putchar('\n');
+		if (!nl)
+			break;
+		pos = end + 1;
+	}
+	return 0;
+}
+
+static void print_cat(struct output *o, const struct record *r)
+{
+	size_t hs = 0, he = 0;
+	if (o->c.color && o->c.grep && !filter_grep_find(o->c.grep, r->msg, r->msg_len, &hs, &he))
+		hs = he = 0;
+	put_colored(o, r->msg, r->msg_len, r->level, hs, he);
+	putchar('\n');
+}
+
+static int print_json(struct output *o, const char *host, const struct journal_entry *e)
+{
+	if (view_build(o->v, host, e, true) < 0)
+		return -ENOMEM;
+	size_t n;
+	const struct view_field *f = view_fields(o->v, &n);
+	struct json j;
+	json_init(&j, stdout, o->c.mode == OUTPUT_JSON_PRETTY);
+	json_object_begin(&j);
+	bool dups = view_has_duplicates(o->v);
+	for (size_t i = 0; i < n; i++) {
+		if (!dups) {
+			json_key(&j, f[i].name);
+			json_value(&j, f[i].val, f[i].len);
+			continue;
+		}
+		bool seen = false;
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = strcmp(f[k].name, f[i].name) == 0;
+		if (seen)
+			continue;
+		size_t count = 1;
+		for (size_t k = i + 1; k < n; k++)
+			count += strcmp(f[k].name, f[i].name) == 0;
+		json_key(&j, f[i].name);
+		if (count == 1) {
+			json_value(&j, f[i].val, f[i].len);
+			continue;
+		}
+		json_array_begin(&j);
+		for (size_t k = i; k < n; k++)
+			if (strcmp(f[k].name, f[i].name) == 0)
+				json_value(&j, f[k].val, f[k].len);
+		json_array_end(&j);
+	}
+	json_object_end(&j);
+	json_newline(&j);
+	return 0;
+}
+
+static int print_export(struct output *o, const char *host, const struct journal_entry *e)
+{
+	if (view_build(o->v, host, e, true) < 0)
+		return -ENOMEM;
+	size_t n;
+	const struct view_field *f = view_fields(o->v, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (text_printable(f[i].val, f[i].len, false)) {
+			printf("%s=", f[i].name);
+			fwrite(f[i].val, 1, f[i].len, stdout);
+			putchar('\n');
+			continue;
+		}
+		uint8_t le[8];
+		uint64_t len = f[i].len;
+		for (int k = 0; k < 8; k++)
+			le[k] = (uint8_t)(len >> (8 * k));
+		printf("%s\n", f[i].name);
+		fwrite(le, 1, sizeof(le), stdout);
+		fwrite(f[i].val, 1, f[i].len, stdout);
+		putchar('\n');
+	}
+	putchar('\n');
+	return 0;
+}
+
+int output_entry(struct output *o, const char *host, const struct journal_entry *e)
+{
+	int r = 0;
+	switch (o->c.mode) {
+	case OUTPUT_CAT:
+		print_cat(o, &e->rec);
+		break;
+	case OUTPUT_JSON:
+	case OUTPUT_JSON_PRETTY:
+		r = print_json(o, host, e);
+		break;
+	case OUTPUT_EXPORT:
+		r = print_export(o, host, e);
+		break;
+	default:
+		r = print_short(o, host, e);
+		break;
+	}
+	if (r < 0)
+		return r;
+	o->count++;
+	if (o->c.keep_cursor)
+		cursor_format(o->cursor, sizeof(o->cursor), host, e);
+	return 0;
+}

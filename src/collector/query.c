@@ -1,0 +1,580 @@
+/* SPDX-License-Identifier: ISC */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "bytes.h"
+#include "durable.h"
+#include "query.h"
+#include "text.h"
+
+#define QUERY_POLL_MS 50
+#define QUERY_RESCAN_MS 1000
+
+struct qhost {
+	char name[STORE_NAME_MAX + 1];
+	char path[PATH_MAX + 8];
+	struct journal_reader *jr;
+	int fd; /* random access, opened on first use */
+	struct journal_entry e;
+	bool has;	/* e is a selected record not yet returned */
+	bool dead;	/* unreadable from here on */
+	bool boot_set;	/* only records of boot */
+	bool boot_none; /* the -b boot is not in this host: nothing */
+	uint8_t boot[16];
+	bool skipping;	 /* another host's cursor: records before limit are not shown */
+	bool skip_equal; /* ... nor those at limit */
+	uint64_t limit;
+	int wd;
+};
+
+struct query {
+	char dir[PATH_MAX];
+	struct qhost *h;
+	size_t n, cap;
+	const struct filter *f;
+	struct view *v;
+	bool all;
+	bool has_boot;
+	struct boot_spec boot;
+	uint8_t *buf;
+	bool failed;
+	int ino;
+	bool ino_tried;
+	uint64_t last_rescan_ms;
+	/* The merge: a min-heap of the hosts that have a head, by (realtime,
+	 * host index); the host returned last is read on at the next call.
+	 * Hosts without a head are looked at again only by query_wait. */
+	size_t *heap;
+	size_t nheap;
+	bool primed;
+	bool have_taken;
+	size_t taken;
+};
+
+static int path_of(char *buf, size_t cap, const char *dir, const char *name)
+{
+	if ((size_t)snprintf(buf, cap, "%s/hosts/%s/journal", dir, name) >= cap)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int add_host(struct query *q, const char *name, bool quiet_missing, bool quiet)
+{
+	for (size_t i = 0; i < q->n; i++)
+		if (strcmp(q->h[i].name, name) == 0)
+			return 0;
+	if (q->n == q->cap) {
+		size_t nc = q->cap ? 2 * q->cap : 8;
+		struct qhost *nh = realloc(q->h, nc * sizeof(*nh));
+		if (!nh)
+			return -ENOMEM;
+		q->h = nh;
+		q->cap = nc;
+	}
+	struct qhost *h = &q->h[q->n];
+	memset(h, 0, sizeof(*h));
+	h->fd = -1;
+	h->wd = -1;
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	int r = path_of(h->path, sizeof(h->path), q->dir, name);
+	if (r == 0)
+		r = journal_reader_open(&h->jr, h->path);
+	if (r < 0) {
+		if (r == -ENOENT && quiet_missing)
+			return 0; /* a host directory without its journal yet */
+		if (quiet)
+			return r;
+		if (r == -ENOENT)
+			fprintf(stderr, "kmsgctl: unknown host '%s' (no journal %s)\n", name, h->path);
+		else if (r == -EBADMSG)
+			fprintf(stderr, "kmsgctl: host %s: %s is not a journal of a known format\n", name,
+				h->path);
+		else
+			fprintf(stderr, "kmsgctl: host %s: %s: %s\n", name, h->path, strerror(-r));
+		return r;
+	}
+	q->n++;
+	if (q->ino >= 0) {
+		h->wd = inotify_add_watch(q->ino, h->path,
+					  IN_MODIFY | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF);
+	}
+	return 1;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Add every host of DIR/hosts not yet open, in name order. */
+static int scan_hosts(struct query *q, bool report)
+{
+	char path[PATH_MAX + 8];
+	snprintf(path, sizeof(path), "%s/hosts", q->dir);
+	DIR *d = opendir(path);
+	if (!d) {
+		int r = -errno;
+		if (report)
+			fprintf(stderr, "kmsgctl: %s: %s\n", path, strerror(-r));
+		return r;
+	}
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!store_name_valid(de->d_name))
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 16;
+			char **nn = realloc(names, nc * sizeof(*nn));
+			if (!nn) {
+				r = -ENOMEM;
+				break;
+			}
+			names = nn;
+			cap = nc;
+		}
+		if (!(names[n] = strdup(de->d_name))) {
+			r = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (r == 0) {
+		qsort(names, n, sizeof(*names), cmp_name);
+		for (size_t i = 0; i < n && r >= 0; i++) {
+			int a = add_host(q, names[i], true, !report);
+			if (a < 0 && a != -ENOMEM && report)
+				q->failed = true; /* reported; the others are still shown */
+			else if (a < 0)
+				r = a;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	if (r == -ENOMEM)
+		fprintf(stderr, "kmsgctl: %s\n", strerror(ENOMEM));
+	return r;
+}
+
+int query_open(struct query **ret, const char *dir, char *const *names, size_t n, const struct filter *f)
+{
+	struct query *q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	q->ino = -1;
+	q->f = f;
+	int r = -ENAMETOOLONG;
+	if ((size_t)snprintf(q->dir, sizeof(q->dir), "%s", dir) >= sizeof(q->dir) ||
+	    (r = view_new(&q->v)) < 0 || !(q->buf = malloc(RECORD_MAX + JOURNAL_ENTRY_OVERHEAD))) {
+		fprintf(stderr, "kmsgctl: %s\n", strerror(r == 0 ? ENOMEM : -r));
+		query_free(q);
+		return r == 0 ? -ENOMEM : r;
+	}
+	/* The directory is checked first: an unreadable store is one error, not one per host. */
+	char path[PATH_MAX + 8];
+	snprintf(path, sizeof(path), "%s/hosts", dir);
+	DIR *d = opendir(path);
+	if (!d) {
+		r = -errno;
+		fprintf(stderr, "kmsgctl: %s: %s\n", path, strerror(-r));
+		query_free(q);
+		return r;
+	}
+	closedir(d);
+	if (names) {
+		for (size_t i = 0; i < n; i++) {
+			if (!store_name_valid(names[i])) {
+				fprintf(stderr, "kmsgctl: '%s' is not a valid host name\n", names[i]);
+				query_free(q);
+				return -EINVAL;
+			}
+			if ((r = add_host(q, names[i], false, false)) < 0) {
+				query_free(q);
+				return r;
+			}
+		}
+	} else {
+		q->all = true;
+		if ((r = scan_hosts(q, true)) < 0) {
+			query_free(q);
+			return r;
+		}
+	}
+	*ret = q;
+	return 0;
+}
+
+void query_free(struct query *q)
+{
+	if (!q)
+		return;
+	for (size_t i = 0; i < q->n; i++) {
+		journal_reader_free(q->h[i].jr);
+		if (q->h[i].fd >= 0)
+			close(q->h[i].fd);
+	}
+	if (q->ino >= 0)
+		close(q->ino);
+	free(q->h);
+	free(q->heap);
+	view_free(q->v);
+	free(q->buf);
+	free(q);
+}
+
+size_t query_nhosts(const struct query *q)
+{
+	return q->n;
+}
+
+const char *query_host_name(const struct query *q, size_t i)
+{
+	return q->h[i].name;
+}
+
+const char *query_host_path(const struct query *q, size_t i)
+{
+	return q->h[i].path;
+}
+
+bool query_failed(const struct query *q)
+{
+	return q->failed;
+}
+
+/* Resolve the -b boot for host i from a pass over its journal. 1 found, 0 not, -errno reported. */
+static int resolve_boot(struct query *q, size_t i)
+{
+	struct qhost *h = &q->h[i];
+	struct host_summary s;
+	int r = summary_scan(h->name, h->path, false, &s);
+	if (r == -EBADMSG) {
+		fprintf(stderr,
+			"kmsgctl: host %s: damaged entry at offset %lld; its boots are those before it\n",
+			h->name, (long long)s.damaged_at);
+		q->failed = true;
+	} else if (r < 0) {
+		fprintf(stderr, "kmsgctl: host %s: %s: %s\n", h->name, h->path, strerror(-r));
+		summary_free(&s);
+		return r;
+	}
+	h->boot_set = true;
+	h->boot_none = summary_find_boot(&s, &q->boot, h->boot) < 0;
+	summary_free(&s);
+	return h->boot_none ? 0 : 1;
+}
+
+int query_set_boot(struct query *q, const struct boot_spec *spec)
+{
+	if (spec->all)
+		return 0;
+	q->has_boot = true;
+	q->boot = *spec;
+	bool any = false;
+	for (size_t i = 0; i < q->n; i++) {
+		int r = resolve_boot(q, i);
+		if (r < 0)
+			return r;
+		any |= r == 1;
+	}
+	if (!any) {
+		char hex[33];
+		if (spec->has_id) {
+			text_hex(hex, spec->id, 16);
+			fprintf(stderr, "kmsgctl: no boot %s%+ld in the selected hosts\n", hex, spec->offset);
+		} else {
+			fprintf(stderr, "kmsgctl: no boot with offset %ld in the selected hosts\n",
+				spec->offset);
+		}
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static bool selected(struct query *q, struct qhost *h, const struct journal_entry *e)
+{
+	if (h->boot_set && memcmp(e->rec.boot_id, h->boot, 16) != 0)
+		return false;
+	if (h->skipping) {
+		uint64_t t = e->rec.real_usec;
+		if (t < h->limit || (h->skip_equal && t == h->limit))
+			return false;
+	}
+	if (filter_needs_view(q->f) && view_build(q->v, h->name, e, false) < 0)
+		return true; /* out of memory: show rather than hide */
+	return filter_test(q->f, e, q->v);
+}
+
+static void report_read(struct query *q, struct qhost *h, int r)
+{
+	if (r == -EBADMSG)
+		fprintf(stderr, "kmsgctl: host %s: damaged entry at offset %lld; stopping this host there\n",
+			h->name, (long long)h->e.offset);
+	else
+		fprintf(stderr, "kmsgctl: host %s: read %s: %s\n", h->name, h->path, strerror(-r));
+	h->dead = true;
+	q->failed = true;
+}
+
+static void fill(struct query *q, struct qhost *h)
+{
+	if (h->boot_none)
+		return;
+	for (;;) {
+		int r = journal_reader_next(h->jr, &h->e);
+		if (r == 0)
+			return;
+		if (r < 0) {
+			report_read(q, h, r);
+			return;
+		}
+		if (selected(q, h, &h->e)) {
+			h->has = true;
+			return;
+		}
+	}
+}
+
+static bool before(const struct query *q, size_t a, size_t b)
+{
+	uint64_t ta = q->h[a].e.rec.real_usec, tb = q->h[b].e.rec.real_usec;
+	return ta < tb || (ta == tb && a < b);
+}
+
+static void heap_push(struct query *q, size_t host)
+{
+	size_t i = q->nheap++;
+	q->heap[i] = host;
+	while (i > 0 && before(q, q->heap[i], q->heap[(i - 1) / 2])) {
+		size_t p = (i - 1) / 2, t = q->heap[p];
+		q->heap[p] = q->heap[i];
+		q->heap[i] = t;
+		i = p;
+	}
+}
+
+static size_t heap_pop(struct query *q)
+{
+	size_t top = q->heap[0], i = 0;
+	q->heap[0] = q->heap[--q->nheap];
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < q->nheap && before(q, q->heap[l], q->heap[m]))
+			m = l;
+		if (r < q->nheap && before(q, q->heap[r], q->heap[m]))
+			m = r;
+		if (m == i)
+			break;
+		size_t t = q->heap[m];
+		q->heap[m] = q->heap[i];
+		q->heap[i] = t;
+		i = m;
+	}
+	return top;
+}
+
+/* Give every host without a head another look (start, and after waiting). */
+static int refill_idle(struct query *q)
+{
+	size_t *heap = realloc(q->heap, (q->n ? q->n : 1) * sizeof(*heap));
+	if (!heap)
+		return -ENOMEM;
+	q->heap = heap;
+	for (size_t i = 0; i < q->n; i++) {
+		struct qhost *h = &q->h[i];
+		if (h->has || h->dead || (q->have_taken && q->taken == i))
+			continue;
+		fill(q, h);
+		if (h->has)
+			heap_push(q, i);
+	}
+	q->primed = true;
+	return 0;
+}
+
+int query_next(struct query *q, struct query_item *it)
+{
+	if (!q->primed) {
+		/* Hosts with a head already (a cursor's) go in first. */
+		size_t *heap = realloc(q->heap, (q->n ? q->n : 1) * sizeof(*heap));
+		if (!heap)
+			return -ENOMEM;
+		q->heap = heap;
+		for (size_t i = 0; i < q->n; i++)
+			if (q->h[i].has)
+				heap_push(q, i);
+		if (refill_idle(q) < 0)
+			return -ENOMEM;
+	}
+	if (q->have_taken) {
+		struct qhost *h = &q->h[q->taken];
+		q->have_taken = false;
+		h->has = false;
+		if (!h->dead)
+			fill(q, h);
+		if (h->has)
+			heap_push(q, q->taken);
+	}
+	if (q->nheap == 0)
+		return 0;
+	size_t i = heap_pop(q);
+	q->have_taken = true;
+	q->taken = i;
+	it->host = i;
+	it->e = &q->h[i].e;
+	return 1;
+}
+
+int query_seek_cursor(struct query *q, const struct cursor *c, bool after)
+{
+	size_t i;
+	for (i = 0; i < q->n; i++)
+		if (strcmp(q->h[i].name, c->host) == 0)
+			break;
+	if (i == q->n) {
+		fprintf(stderr, "kmsgctl: the cursor is of host '%s', which is not selected\n", c->host);
+		return -ENOENT;
+	}
+	struct qhost *h = &q->h[i];
+	int r;
+	while ((r = journal_reader_next(h->jr, &h->e)) == 1 && h->e.offset < c->offset)
+		;
+	if (r < 0 && r != -EBADMSG) {
+		report_read(q, h, r);
+		return r;
+	}
+	if (r != 1 || h->e.offset != c->offset || !cursor_matches(c, &h->e)) {
+		fprintf(stderr,
+			"kmsgctl: no record of host %s at the cursor's place (offset %lld, stream seq "
+			"%llu)\n",
+			c->host, (long long)c->offset, (unsigned long long)c->stream_seq);
+		return -ESTALE;
+	}
+	uint64_t t = h->e.rec.real_usec;
+	for (size_t k = 0; k < q->n; k++) {
+		if (k == i)
+			continue;
+		q->h[k].skipping = true;
+		q->h[k].limit = t;
+		q->h[k].skip_equal = k < i; /* they would have come first at the same time */
+	}
+	h->has = !after && selected(q, h, &h->e);
+	return 0;
+}
+
+int query_read_at(struct query *q, size_t host, off_t off, struct journal_entry *ret)
+{
+	/* Store format 0 (journal.h), read at a known offset: journal.h has no
+	 * seek, and -r / -n need one. Same checks as journal_reader_next. */
+	struct qhost *h = &q->h[host];
+	int r;
+	if (h->fd < 0 && (h->fd = open(h->path, O_RDONLY | O_CLOEXEC)) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	uint8_t *p = q->buf;
+	if ((r = pread_all(h->fd, p, 4, off)) < 0)
+		goto fail;
+	size_t body = get_be32(p);
+	r = -EBADMSG;
+	if (body < 24 + RECORD_HDR_LEN || body > 24 + RECORD_MAX)
+		goto fail;
+	if ((r = pread_all(h->fd, p, 4 + body + 16, off)) < 0)
+		goto fail;
+	uint8_t sum[16];
+	crypto_generichash(sum, sizeof(sum), p, 4 + body, NULL, 0);
+	struct journal_entry e;
+	r = -EBADMSG;
+	if (sodium_memcmp(sum, p + 4 + body, 16) != 0 || record_decode(p + 28, body - 24, &e.rec) < 0)
+		goto fail;
+	e.recv_usec = get_be64(p + 4);
+	e.stream_id = p + 12;
+	e.offset = off;
+	*ret = e;
+	return 0;
+fail:
+	fprintf(stderr, "kmsgctl: host %s: read entry at offset %lld: %s\n", h->name, (long long)off,
+		r == -EBADMSG ? "damaged" : strerror(-r));
+	q->failed = true;
+	return r;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void watch_all(struct query *q)
+{
+	q->ino_tried = true;
+	q->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (q->ino < 0)
+		return;
+	for (size_t i = 0; i < q->n; i++) {
+		struct qhost *h = &q->h[i];
+		h->wd = inotify_add_watch(q->ino, h->path,
+					  IN_MODIFY | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF);
+		if (h->wd < 0)
+			goto fallback;
+	}
+	if (q->all) {
+		char path[PATH_MAX + 8];
+		snprintf(path, sizeof(path), "%s/hosts", q->dir);
+		if (inotify_add_watch(q->ino, path, IN_CREATE | IN_MOVED_TO) < 0)
+			goto fallback;
+	}
+	return;
+fallback:
+	close(q->ino);
+	q->ino = -1;
+}
+
+void query_wait(struct query *q, int timeout_ms)
+{
+	if (!q->ino_tried)
+		watch_all(q);
+	int wait = timeout_ms;
+	if (q->ino < 0 && (wait < 0 || wait > QUERY_POLL_MS))
+		wait = QUERY_POLL_MS;
+	/* New hosts make a directory, then their journal in it: that second
+	 * step is not watched, so look again now and then. */
+	if (q->all && (wait < 0 || wait > QUERY_RESCAN_MS))
+		wait = QUERY_RESCAN_MS;
+	if (q->ino >= 0) {
+		struct pollfd p = { .fd = q->ino, .events = POLLIN };
+		if (poll(&p, 1, wait) > 0) {
+			char buf[4096];
+			while (read(q->ino, buf, sizeof(buf)) > 0)
+				;
+		}
+	} else {
+		poll(NULL, 0, wait);
+	}
+	if (q->all && now_ms() - q->last_rescan_ms >= QUERY_POLL_MS) {
+		size_t before = q->n;
+		q->last_rescan_ms = now_ms();
+		if (scan_hosts(q, false) == 0)
+			for (size_t i = before; i < q->n && q->has_boot; i++)
+				(void)resolve_boot(q, i);
+	}
+	if (q->primed && refill_idle(q) < 0)
+		fprintf(stderr, "kmsgctl: %s\n", strerror(ENOMEM));
+}

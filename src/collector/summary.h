@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: ISC */
+#pragma once
+
+/*
+ * What one host's journal holds, from one pass over it: its boots (for
+ * --list-boots and -b), times, last contact and session state (for
+ * --list-hosts), and optionally its completeness (gaps.h).
+ *
+ *   boots        every non-zero boot id, in the order of its first record
+ *                in the journal (stored order, not the clock's: hosts
+ *                without a real-time clock start in 1970); its first and
+ *                last entry = the lowest and highest realtime of its records
+ *   first, last  lowest and highest realtime of the agent's records
+ *                (collector records excluded)
+ *   last_seen    highest receive time (collector clock) of an agent record
+ *   newest       realtime (agent clock) of that record; the lag
+ *                last_seen - newest is transport delay plus clock skew
+ *   session      the last session event stored: start (open) or end
+ *                (closed); a collector that died without writing the
+ *                end leaves "open" behind
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "gaps.h"
+#include "store.h"
+
+struct boot_info {
+	uint8_t id[16];
+	uint64_t first, last;
+	uint64_t records;
+};
+
+enum session_state { SESSION_NONE, SESSION_OPEN, SESSION_CLOSED };
+
+struct host_summary {
+	char name[STORE_NAME_MAX + 1];
+	uint64_t records;
+	bool has_times;
+	uint64_t first, last, newest;
+	bool has_seen;
+	uint64_t last_seen;
+	enum session_state session;
+	struct boot_info *boots;
+	size_t nboots;
+	struct gaps *gaps; /* with_gaps only; finished */
+	off_t damaged_at;  /* -EBADMSG: offset of the bad entry */
+};
+
+/*
+ * Scan the journal at path. Returns 0, -EBADMSG (damaged entry at
+ * ret->damaged_at; ret holds what came before) or another -errno (ret
+ * then empty). Free with summary_free in every case.
+ */
+__attribute__((warn_unused_result)) int summary_scan(const char *name, const char *path, bool with_gaps,
+						     struct host_summary *ret);
+void summary_free(struct host_summary *s);
+
+enum summary_format { SUMMARY_TEXT, SUMMARY_JSON, SUMMARY_JSON_PRETTY };
+
+/* --list-boots: journalctl's table (with a HOST column when n > 1), or one JSON object per boot. */
+void summary_print_boots(const struct host_summary *hs, size_t n, enum summary_format fmt, bool utc, FILE *f);
+/* --list-hosts: a table, or one JSON object per host. */
+void summary_print_hosts(const struct host_summary *hs, size_t n, enum summary_format fmt, bool utc, FILE *f);
+
+/*
+ * A -b argument: "all", an offset N (1 = the first boot, 0 = the last,
+ * -1 the one before, ...), a boot id (32 hex digits, dashes allowed), or
+ * an id with an offset relative to it (ID-1, ID+2).
+ */
+struct boot_spec {
+	bool all;
+	bool has_id;
+	uint8_t id[16];
+	long offset;
+};
+
+/* "" (the -b without an argument) is 0, the last boot. 0 or -EINVAL. */
+__attribute__((warn_unused_result)) int boot_spec_parse(const char *s, struct boot_spec *ret);
+
+/* The boot of s that spec names: 0 and *ret, or -ENOENT. */
+__attribute__((warn_unused_result)) int summary_find_boot(const struct host_summary *s,
+							  const struct boot_spec *spec, uint8_t ret[16]);

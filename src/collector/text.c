@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: ISC */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "text.h"
+
+static bool is_control(uint32_t c, bool allow_newline)
+{
+	if (c == '\n')
+		return !allow_newline;
+	return (c < 0x20 && c != '\t') || (c >= 0x7f && c <= 0x9f);
+}
+
+bool text_printable(const uint8_t *p, size_t len, bool allow_newline)
+{
+	size_t i = 0;
+	while (i < len) {
+		uint8_t b = p[i];
+		if (b >= 0x20 && b < 0x7f) {
+			i++;
+			continue;
+		}
+		uint32_t c;
+		size_t n;
+		if (b < 0x80) {
+			c = b;
+			n = 1;
+		} else if ((b & 0xe0) == 0xc0) {
+			c = b & 0x1f;
+			n = 2;
+		} else if ((b & 0xf0) == 0xe0) {
+			c = b & 0x0f;
+			n = 3;
+		} else if ((b & 0xf8) == 0xf0) {
+			c = b & 0x07;
+			n = 4;
+		} else {
+			return false;
+		}
+		if (len - i < n)
+			return false;
+		for (size_t k = 1; k < n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return false;
+			c = c << 6 | (p[i + k] & 0x3f);
+		}
+		/* Overlong forms, surrogates and beyond U+10FFFF are invalid. */
+		if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
+		    c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+			return false;
+		if (is_control(c, allow_newline))
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+void text_bytes(char *buf, size_t cap, uint64_t n)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t factor;
+	} units[] = {
+		{ "E", UINT64_C(1) << 60 }, { "P", UINT64_C(1) << 50 }, { "T", UINT64_C(1) << 40 },
+		{ "G", UINT64_C(1) << 30 }, { "M", UINT64_C(1) << 20 }, { "K", UINT64_C(1) << 10 },
+	};
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (n < units[i].factor)
+			continue;
+		/* One truncated decimal, as systemd computes it. */
+		uint64_t tenth = i + 1 < sizeof(units) / sizeof(units[0])
+					 ? (n / units[i + 1].factor * 10 / 1024) % 10
+					 : (n * 10 / units[i].factor) % 10;
+		snprintf(buf, cap, "%" PRIu64 ".%" PRIu64 "%s", n / units[i].factor, tenth, units[i].suffix);
+		return;
+	}
+	snprintf(buf, cap, "%" PRIu64 "B", n);
+}
+
+void text_hex(char *out, const uint8_t *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+bool text_id_null(const uint8_t id[16])
+{
+	uint8_t acc = 0;
+	for (int i = 0; i < 16; i++)
+		acc |= id[i];
+	return acc == 0;
+}

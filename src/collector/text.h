@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: ISC */
+#pragma once
+
+/*
+ * Byte strings judged and shown the way journalctl does (systemd 252):
+ * what counts as printable text, and how a blob's size is written.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * True when p[0..len) is valid UTF-8 without control characters: no code
+ * point below 0x20 except tab (and newline when allow_newline), none in
+ * 0x7f..0x9f. journalctl prints such a value as text and anything else as
+ * a blob (short), a byte array (json) or length-prefixed (export).
+ */
+bool text_printable(const uint8_t *p, size_t len, bool allow_newline);
+
+/* "17B", "1.9K", "58.5K", "1.2M": systemd's format_bytes(). */
+void text_bytes(char *buf, size_t cap, uint64_t n);
+
+/* Lower-case hex of n bytes into out (2n + 1 bytes with the NUL). */
+void text_hex(char *out, const uint8_t *p, size_t n);
+
+/* True when all 16 bytes are zero (collector and pstore records have no boot). */
+bool text_id_null(const uint8_t id[16]);

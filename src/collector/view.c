@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: ISC */
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cursor.h"
+#include "text.h"
+#include "view.h"
+
+#define VIEW_NAME_MAX 64
+#define VIEW_SYNTH_CAP 1024
+
+struct view {
+	struct view_field *f;
+	size_t n, cap;
+	char *names; /* mapped names of the record's fields */
+	size_t names_len, names_cap;
+	size_t *name_off; /* per field: offset into names, or SIZE_MAX for a static name */
+	char synth[VIEW_SYNTH_CAP];
+	size_t synth_len;
+	bool dups; /* some name is given more than once */
+};
+
+int view_new(struct view **ret)
+{
+	struct view *v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	*ret = v;
+	return 0;
+}
+
+void view_free(struct view *v)
+{
+	if (!v)
+		return;
+	free(v->f);
+	free(v->names);
+	free(v->name_off);
+	free(v);
+}
+
+const char *view_source_name(uint8_t source)
+{
+	switch (source) {
+	case RECORD_SRC_KMSG:
+		return "kmsg";
+	case RECORD_SRC_JOURNAL:
+		return "journal";
+	case RECORD_SRC_PSTORE:
+		return "pstore";
+	case RECORD_SRC_AGENT:
+		return "agent";
+	case RECORD_SRC_COLLECTOR:
+		return "collector";
+	}
+	return "unknown";
+}
+
+const char *view_event_name(uint16_t event)
+{
+	switch (event) {
+	case RECORD_EV_GAP:
+		return "gap";
+	case RECORD_EV_START:
+		return "start";
+	case RECORD_EV_STOP:
+		return "stop";
+	case RECORD_EV_BOOT:
+		return "boot";
+	case RECORD_EV_HEARTBEAT:
+		return "heartbeat";
+	case RECORD_EV_MALFORMED:
+		return "malformed";
+	case RECORD_EV_SESSION_START:
+		return "session-start";
+	case RECORD_EV_SESSION_END:
+		return "session-end";
+	}
+	return NULL;
+}
+
+void view_identifier(const struct record *r, const uint8_t **id, size_t *idlen, const uint8_t **pid,
+		     size_t *pidlen)
+{
+	static const char unknown[] = "unknown";
+	const char *s;
+	*pid = NULL;
+	*pidlen = 0;
+	switch (r->source) {
+	case RECORD_SRC_KMSG:
+	case RECORD_SRC_PSTORE:
+		s = "kernel";
+		break;
+	case RECORD_SRC_COLLECTOR:
+		s = "kmsg-collector";
+		break;
+	case RECORD_SRC_JOURNAL:
+		/* As journalctl: SYSLOG_IDENTIFIER, else _COMM; SYSLOG_PID, else _PID. */
+		if (record_field_get(r, "SYSLOG_IDENTIFIER", id, idlen) != 1 &&
+		    record_field_get(r, "_COMM", id, idlen) != 1) {
+			*id = (const uint8_t *)unknown;
+			*idlen = sizeof(unknown) - 1;
+		}
+		if (record_field_get(r, "SYSLOG_PID", pid, pidlen) != 1 &&
+		    record_field_get(r, "_PID", pid, pidlen) != 1) {
+			*pid = NULL;
+			*pidlen = 0;
+		}
+		return;
+	default:
+		s = "kmsg-shipper";
+		break;
+	}
+	*id = (const uint8_t *)s;
+	*idlen = strlen(s);
+}
+
+static int grow(struct view *v)
+{
+	if (v->n < v->cap)
+		return 0;
+	size_t cap = v->cap ? 2 * v->cap : 64;
+	struct view_field *f = realloc(v->f, cap * sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	v->f = f;
+	size_t *o = realloc(v->name_off, cap * sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	v->name_off = o;
+	v->cap = cap;
+	return 0;
+}
+
+static int add(struct view *v, const char *name, const void *val, size_t len)
+{
+	if (grow(v) < 0)
+		return -ENOMEM;
+	v->f[v->n] = (struct view_field){ .name = name, .val = val, .len = len };
+	v->name_off[v->n] = SIZE_MAX;
+	v->n++;
+	return 0;
+}
+
+/* A synthesized value, formatted into v->synth (always fits: VIEW_SYNTH_CAP is ample). */
+static int addf(struct view *v, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int addf(struct view *v, const char *name, const char *fmt, ...)
+{
+	char *p = v->synth + v->synth_len;
+	size_t room = VIEW_SYNTH_CAP - v->synth_len;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(p, room, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= room)
+		return -ENOBUFS;
+	v->synth_len += (size_t)n + 1;
+	return add(v, name, p, (size_t)n);
+}
+
+static int name_reserve(struct view *v, size_t more)
+{
+	if (v->names_len + more <= v->names_cap)
+		return 0;
+	size_t cap = v->names_cap ? v->names_cap : 1024;
+	while (cap < v->names_len + more)
+		cap *= 2;
+	char *p = realloc(v->names, cap);
+	if (!p)
+		return -ENOMEM;
+	v->names = p;
+	v->names_cap = cap;
+	return 0;
+}
+
+/* Append a mapped name for the record field key[0..klen); returns its offset or -errno. */
+static long map_name(struct view *v, uint8_t source, const uint8_t *key, size_t klen)
+{
+	char out[VIEW_NAME_MAX + 16];
+	size_t n = 0;
+	if (source == RECORD_SRC_KMSG && klen == 9 && memcmp(key, "SUBSYSTEM", 9) == 0) {
+		n = (size_t)snprintf(out, sizeof(out), "_KERNEL_SUBSYSTEM");
+	} else if (source == RECORD_SRC_KMSG && klen == 6 && memcmp(key, "DEVICE", 6) == 0) {
+		n = (size_t)snprintf(out, sizeof(out), "_KERNEL_DEVICE");
+	} else {
+		const char *pre = "";
+		if (key[0] >= '0' && key[0] <= '9')
+			pre = "KMSG_";
+		else if (key[0] == '_' && source != RECORD_SRC_JOURNAL)
+			pre = "KMSG_FIELD";
+		n = (size_t)snprintf(out, sizeof(out), "%s", pre);
+		for (size_t i = 0; i < klen && n < VIEW_NAME_MAX; i++) {
+			uint8_t c = key[i];
+			if (c >= 'a' && c <= 'z')
+				c = (uint8_t)(c - 'a' + 'A');
+			else if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+				c = '_';
+			out[n++] = (char)c;
+		}
+		out[n] = '\0';
+	}
+	if (name_reserve(v, n + 1) < 0)
+		return -ENOMEM;
+	long off = (long)v->names_len;
+	memcpy(v->names + v->names_len, out, n + 1);
+	v->names_len += n + 1;
+	return off;
+}
+
+static const char *const synth_names[] = {
+	"__CURSOR",
+	"__REALTIME_TIMESTAMP",
+	"__MONOTONIC_TIMESTAMP",
+	"_BOOT_ID",
+	"_HOSTNAME",
+	"PRIORITY",
+	"SYSLOG_FACILITY",
+	"SYSLOG_IDENTIFIER",
+	"_TRANSPORT",
+	"KMSG_SOURCE",
+	"KMSG_EVENT",
+	"KMSG_RECORD_FLAGS",
+	"KMSG_SEQ",
+	"KMSG_STREAM_SEQ",
+	"KMSG_STREAM_ID",
+	"KMSG_RECEIVED_TIMESTAMP",
+	"MESSAGE",
+};
+
+static bool is_synth_name(const char *name)
+{
+	for (size_t i = 0; i < sizeof(synth_names) / sizeof(synth_names[0]); i++)
+		if (strcmp(name, synth_names[i]) == 0)
+			return true;
+	return strncmp(name, "__", 2) == 0;
+}
+
+int view_build(struct view *v, const char *host, const struct journal_entry *e, bool with_cursor)
+{
+	const struct record *r = &e->rec;
+	char hex[33];
+	int rc = 0;
+	v->n = 0;
+	v->synth_len = 0;
+	v->names_len = 0;
+
+	if (with_cursor) {
+		char cur[CURSOR_MAX];
+		cursor_format(cur, sizeof(cur), host, e);
+		rc |= addf(v, "__CURSOR", "%s", cur);
+	}
+	rc |= addf(v, "__REALTIME_TIMESTAMP", "%" PRIu64, r->real_usec);
+	rc |= addf(v, "__MONOTONIC_TIMESTAMP", "%" PRIu64, r->mono_usec);
+	text_hex(hex, r->boot_id, 16);
+	rc |= addf(v, "_BOOT_ID", "%s", hex);
+	rc |= add(v, "_HOSTNAME", host, strlen(host));
+	rc |= addf(v, "PRIORITY", "%u", r->level);
+	rc |= addf(v, "SYSLOG_FACILITY", "%u", r->facility);
+	if (r->source != RECORD_SRC_JOURNAL) {
+		const uint8_t *id, *pid;
+		size_t idlen, pidlen;
+		view_identifier(r, &id, &idlen, &pid, &pidlen);
+		rc |= add(v, "SYSLOG_IDENTIFIER", id, idlen);
+	}
+	if (r->source == RECORD_SRC_KMSG)
+		rc |= add(v, "_TRANSPORT", "kernel", 6);
+	rc |= addf(v, "KMSG_SOURCE", "%s", view_source_name(r->source));
+	if (r->event) {
+		const char *ev = view_event_name(r->event);
+		rc |= ev ? addf(v, "KMSG_EVENT", "%s", ev) : addf(v, "KMSG_EVENT", "%u", r->event);
+	}
+	if (r->flags & (RECORD_F_CONT | RECORD_F_TRUNCATED | RECORD_F_MALFORMED | RECORD_F_FRAGMENT))
+		rc |= addf(v, "KMSG_RECORD_FLAGS", "%s%s%s%s", r->flags & RECORD_F_CONT ? "cont," : "",
+			   r->flags & RECORD_F_TRUNCATED ? "truncated," : "",
+			   r->flags & RECORD_F_MALFORMED ? "malformed," : "",
+			   r->flags & RECORD_F_FRAGMENT ? "fragment," : "");
+	if (v->n && strcmp(v->f[v->n - 1].name, "KMSG_RECORD_FLAGS") == 0)
+		v->f[v->n - 1].len--; /* the last comma */
+	if (r->source == RECORD_SRC_KMSG)
+		rc |= addf(v, "KMSG_SEQ", "%" PRIu64, r->kmsg_seq);
+	rc |= addf(v, "KMSG_STREAM_SEQ", "%" PRIu64, r->stream_seq);
+	text_hex(hex, e->stream_id, 16);
+	rc |= addf(v, "KMSG_STREAM_ID", "%s", hex);
+	rc |= addf(v, "KMSG_RECEIVED_TIMESTAMP", "%" PRIu64, e->recv_usec);
+	if (rc)
+		return -ENOMEM;
+	size_t nsynth = v->n;
+
+	size_t off = 0;
+	const uint8_t *f;
+	size_t flen;
+	while (record_field_next(r, &off, &f, &flen) == 1) {
+		const uint8_t *eq = memchr(f, '=', flen);
+		long noff;
+		const uint8_t *val = f;
+		size_t vlen = flen;
+		size_t klen = 0;
+		if (!eq || eq == f) {
+			noff = -1;
+		} else {
+			klen = (size_t)(eq - f);
+			val = eq + 1;
+			vlen = flen - klen - 1;
+			if ((noff = map_name(v, r->source, f, klen)) < 0)
+				return -ENOMEM;
+		}
+		if (grow(v) < 0)
+			return -ENOMEM;
+		v->f[v->n] = (struct view_field){ .name = "KMSG_RAW_FIELD",
+						  .val = val,
+						  .len = vlen,
+						  .raw_key = klen ? f : NULL,
+						  .raw_key_len = klen };
+		v->name_off[v->n] = noff < 0 ? SIZE_MAX : (size_t)noff;
+		v->n++;
+	}
+	/* A record field that reuses a name given above: the same value is
+	 * left out, another one renamed. Names are offsets into v->names
+	 * until the end, as renaming may move that buffer. */
+	size_t w = nsynth;
+	for (size_t i = nsynth; i < v->n; i++) {
+		struct view_field x = v->f[i];
+		size_t noff = v->name_off[i];
+		const char *name = noff == SIZE_MAX ? x.name : v->names + noff;
+		if (is_synth_name(name)) {
+			bool same = false;
+			if (strcmp(name, "MESSAGE") == 0)
+				same = x.len == r->msg_len && memcmp(x.val, r->msg, x.len) == 0;
+			for (size_t k = 0; k < nsynth && !same; k++)
+				same = strcmp(v->f[k].name, name) == 0 && v->f[k].len == x.len &&
+				       memcmp(v->f[k].val, x.val, x.len) == 0;
+			if (same)
+				continue;
+			char renamed[VIEW_NAME_MAX + 16];
+			const char *base = name;
+			while (*base == '_')
+				base++;
+			int n = snprintf(renamed, sizeof(renamed), "KMSG_RECORD_%.*s", VIEW_NAME_MAX - 12,
+					 base);
+			if (name_reserve(v, (size_t)n + 1) < 0)
+				return -ENOMEM;
+			noff = v->names_len;
+			memcpy(v->names + noff, renamed, (size_t)n + 1);
+			v->names_len += (size_t)n + 1;
+		}
+		v->f[w] = x;
+		v->name_off[w] = noff;
+		w++;
+	}
+	v->n = w;
+	for (size_t i = nsynth; i < v->n; i++)
+		if (v->name_off[i] != SIZE_MAX)
+			v->f[i].name = v->names + v->name_off[i];
+	/* Only the record's own fields can share a name now. */
+	v->dups = false;
+	for (size_t i = nsynth; i < v->n && !v->dups; i++)
+		for (size_t k = i + 1; k < v->n && !v->dups; k++)
+			v->dups = strcmp(v->f[i].name, v->f[k].name) == 0;
+	if (add(v, "MESSAGE", r->msg, r->msg_len) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+bool view_has_duplicates(const struct view *v)
+{
+	return v->dups;
+}
+
+const struct view_field *view_fields(const struct view *v, size_t *ret_n)
+{
+	*ret_n = v->n;
+	return v->f;
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: ISC */
+#pragma once
+
+/*
+ * A stored record seen as a journal entry: the journal-style fields that
+ * -o json, json-pretty and export write and that FIELD=VALUE matches test.
+ *
+ * In this order:
+ *   __CURSOR (cursor.h), __REALTIME_TIMESTAMP, __MONOTONIC_TIMESTAMP,
+ *   _BOOT_ID (32 hex digits), _HOSTNAME (the collector's name for the
+ *   host, never the agent's claim), PRIORITY, SYSLOG_FACILITY,
+ *   SYSLOG_IDENTIFIER (kernel, kmsg-shipper or kmsg-collector; journal
+ *   records bring their own), _TRANSPORT=kernel (kernel records),
+ *   KMSG_SOURCE (kmsg, journal, pstore, agent, collector), KMSG_EVENT
+ *   (gap, start, stop, boot, heartbeat, malformed, session-start,
+ *   session-end, or the number; events only), KMSG_RECORD_FLAGS (cont,
+ *   truncated, malformed, fragment; when any), KMSG_SEQ (kernel records),
+ *   KMSG_STREAM_SEQ, KMSG_STREAM_ID, KMSG_RECEIVED_TIMESTAMP, then the
+ *   record's own fields, then MESSAGE.
+ *
+ * The record's own fields are named so that a journal accepts them:
+ *   - SUBSYSTEM and DEVICE of kernel records become _KERNEL_SUBSYSTEM and
+ *     _KERNEL_DEVICE, as journald names them;
+ *   - other keys: a-z upper-cased, anything but A-Z 0-9 _ replaced by _,
+ *     cut to 64 bytes, KMSG_ put before a key that would start with a
+ *     digit, and KMSG_FIELD before one that starts with _ (except in
+ *     journal records, whose trusted fields come from journald);
+ *   - a field without '=' or with an empty key: KMSG_RAW_FIELD, the whole
+ *     field as its value;
+ *   - a field whose name is one of the above and whose value differs
+ *     from it: KMSG_RECORD_ and the name without leading underscores
+ *     (a journal record's own _HOSTNAME becomes KMSG_RECORD_HOSTNAME);
+ *     with the same value it is left out.
+ * Every field keeps the record's name too (raw_key), so that a match on
+ * SUBSYSTEM=usb finds _KERNEL_SUBSYSTEM=usb.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "journal.h"
+
+struct view_field {
+	const char *name;
+	const uint8_t *val;
+	size_t len;
+	const uint8_t *raw_key; /* the record's own key, NULL for fields made here */
+	size_t raw_key_len;
+};
+
+struct view;
+
+__attribute__((warn_unused_result)) int view_new(struct view **ret);
+void view_free(struct view *v);
+
+/*
+ * Build the fields of entry e of host (with __CURSOR when with_cursor).
+ * Valid until the next call and while e is. Returns 0 or -ENOMEM.
+ */
+__attribute__((warn_unused_result)) int view_build(struct view *v, const char *host,
+						   const struct journal_entry *e, bool with_cursor);
+const struct view_field *view_fields(const struct view *v, size_t *ret_n);
+/* True when some name is given more than once (json writes such a field as an array). */
+bool view_has_duplicates(const struct view *v);
+
+/*
+ * What journalctl's short format shows before the colon: the identifier
+ * (never NULL) and the pid (NULL when none), pointing into r or static.
+ */
+void view_identifier(const struct record *r, const uint8_t **id, size_t *idlen, const uint8_t **pid,
+		     size_t *pidlen);
+
+const char *view_source_name(uint8_t source);
+/* NULL for an event number without a name. */
+const char *view_event_name(uint16_t event);
