@@ -176,9 +176,9 @@ int spool_degraded(const struct spool *s);
 
 /* A loss found by recovery on open, for the caller to log. */
 struct spool_loss {
-	const char *cause;  /* "spool-torn", "spool-damaged", "spool-foreign" (other stream id) */
-	char segment[40];   /* file name as found */
-	uint64_t offset;    /* byte range of the segment file, bytes 0: whole file */
+	const char *cause; /* "spool-torn", "spool-damaged", "spool-foreign" (other stream id) */
+	char segment[40];  /* file name as found */
+	uint64_t offset;   /* byte range of the segment file, bytes 0: whole file */
 	uint64_t bytes;
 	uint64_t first_seq; /* stream seqs lost; count 0 if none is known lost */
 	uint64_t last_seq;
@@ -189,21 +189,21 @@ struct spool_loss {
 const struct spool_loss *spool_recovery(const struct spool *s, size_t *n);
 
 struct spool_stats {
-	uint64_t appended;	/* records accepted by spool_append (not counting gap records) */
-	uint64_t gap_records;	/* gap records the spool wrote */
-	uint64_t bytes;		/* bytes of segment files */
+	uint64_t appended;    /* records accepted by spool_append (not counting gap records) */
+	uint64_t gap_records; /* gap records the spool wrote */
+	uint64_t bytes;	      /* bytes of segment files */
 	uint64_t segments;
-	uint64_t held[8];	/* records on disk by level (acked ones included until deleted) */
-	uint64_t fsyncs;	/* fdatasync/fsync calls that succeeded */
+	uint64_t held[8]; /* records on disk by level (acked ones included until deleted) */
+	uint64_t fsyncs;  /* fdatasync/fsync calls that succeeded */
 	uint64_t sync_errors;
 	uint64_t write_errors;
-	uint64_t rewrites;	/* segments rewritten or deleted by overflow drops, or repaired */
-	uint64_t dropped[8];	/* records dropped by level (disk overflow and memory bound) */
+	uint64_t rewrites;   /* segments rewritten or deleted by overflow drops, or repaired */
+	uint64_t dropped[8]; /* records dropped by level (disk overflow and memory bound) */
 	uint64_t dropped_total;
-	uint64_t damaged;	/* stream seqs reported lost to damage or torn writes */
-	uint64_t mem_records;	/* records in the memory queue now */
+	uint64_t damaged;     /* stream seqs reported lost to damage or torn writes */
+	uint64_t mem_records; /* records in the memory queue now */
 	uint64_t mem_bytes;
-	int degraded;		/* spool_degraded() */
+	int degraded; /* spool_degraded() */
 };
 
 void spool_get_stats(const struct spool *s, struct spool_stats *st);
