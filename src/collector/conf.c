@@ -117,7 +117,8 @@ static int load_clients_dir(struct collector_conf *c)
 		n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_str); /* stable order: same config, same result */
+	if (n > 0)
+		qsort(names, n, sizeof(*names), cmp_str); /* stable order: same config, same result */
 	struct collector_client *cl = realloc(c->clients, (c->nclients + n + 1) * sizeof(*cl));
 	if (!cl)
 		r = -ENOMEM;

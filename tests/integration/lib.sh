@@ -19,8 +19,10 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/ks-$NAME.XXXXXX") || exit 1
 RUNID=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
 COLLECTOR_PID=
 SHIPPER_PID=
+EXTRA_PIDS= # helpers a test starts (proxies, listeners): killed at exit
 
 cleanup() {
+	for p in $EXTRA_PIDS; do kill -9 "$p" 2>/dev/null; done
 	[ -n "$SHIPPER_PID" ] && kill -9 "$SHIPPER_PID" 2>/dev/null
 	[ -n "$COLLECTOR_PID" ] && kill -9 "$COLLECTOR_PID" 2>/dev/null
 	wait 2>/dev/null
