@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * kmsg-shipper: the agent. Reads the kernel log, queues every record and
+ * kmsg-shipper: the agent. Reads the kernel log, spools every record and
  * ships it to a collector; frees records only when the collector acks.
  */
 #include <errno.h>
@@ -19,7 +19,7 @@
 #include "key.h"
 #include "log.h"
 #include "loop.h"
-#include "queue.h"
+#include "spool.h"
 #include "source.h"
 #include "stream.h"
 #include "uplink.h"
@@ -28,11 +28,12 @@ struct agent {
 	struct agent_conf conf;
 	struct loop *loop;
 	struct source *src;
-	struct queue *q;
+	struct spool *q;
+	struct loop_timer *sync_timer;
 	struct uplink *up;
 	struct stream st;
 	uint8_t boot_id[16];
-	int queue_errors;
+	uint64_t spool_errors;
 	uint64_t stop_deadline_ms; /* stopping: wait for acks until then */
 };
 
@@ -52,10 +53,34 @@ static void usage(FILE *f)
 static int on_record(struct record *rec, void *data)
 {
 	struct agent *a = data;
-	int r = queue_append(a->q, rec);
-	if (r < 0 && a->queue_errors++ == 0)
-		log_err("queue record: %s", strerror(-r));
+	int r = spool_append(a->q, rec);
+	/* Not kept at all (never for a valid record): count, say it once. */
+	if (r < 0 && a->spool_errors++ == 0)
+		log_err("spool record: %s; such records are lost and counted", strerror(-r));
 	return 0;
+}
+
+static void schedule_sync(struct agent *a);
+
+/* The spool's sync policy (and degraded-disk retries) on a timer. */
+static void on_sync(struct loop *l, struct loop_timer *t, void *data)
+{
+	struct agent *a = data;
+	a->sync_timer = NULL;
+	int r = spool_sync(a->q);
+	if (r < 0)
+		log_warn("spool: sync: %s", strerror(-r));
+	uplink_pump(a->up); /* gap records the sync wrote */
+	schedule_sync(a);
+}
+
+static void schedule_sync(struct agent *a)
+{
+	int due = spool_sync_due_ms(a->q);
+	if (due < 0 || a->sync_timer)
+		return;
+	if (loop_timer_add(a->loop, (uint64_t)due, on_sync, a, &a->sync_timer) < 0)
+		(void)spool_sync(a->q);
 }
 
 /* An agent event record (source AGENT), queued like any other record. */
@@ -103,9 +128,47 @@ static void start_events(struct agent *a, bool new_boot)
 	agent_event(a, RECORD_EV_BOOT, LOG_INFO, "boot", &fb);
 }
 
+/*
+ * STATE_DIR/spool holds the stream: its stream id wins over the stream
+ * file's (the stream file then follows it, counter included). Losses
+ * found by recovery are logged here; the spool wrote them as gap records.
+ */
+static int open_spool(struct agent *a)
+{
+	char dir[4096];
+	struct spool_conf sc;
+	spool_conf_init(&sc);
+	sc.max_bytes = a->conf.queue_max;
+	/* At least 8 segments, so overflow drops free space in small steps. */
+	if (sc.segment_bytes > sc.max_bytes / 8)
+		sc.segment_bytes = sc.max_bytes / 8;
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/spool", a->conf.state_dir) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	int r = spool_open(&a->q, dir, &sc, a->st.id, a->boot_id);
+	if (r < 0) {
+		log_err("spool %s: %s", dir, strerror(-r));
+		return -EIO;
+	}
+	if (memcmp(spool_stream_id(a->q), a->st.id, 16) != 0) {
+		log_warn("spool %s belongs to another stream than %s/stream; continuing the spool's", dir,
+			 a->conf.state_dir);
+		memcpy(a->st.id, spool_stream_id(a->q), 16);
+	}
+	size_t n;
+	const struct spool_loss *loss = spool_recovery(a->q, &n);
+	for (size_t i = 0; i < n; i++)
+		log_warn("spool %s: %s: %s, %llu bytes at %llu, %llu records lost", dir, loss[i].segment,
+			 loss[i].cause, (unsigned long long)loss[i].bytes, (unsigned long long)loss[i].offset,
+			 (unsigned long long)loss[i].count);
+	if ((r = spool_degraded(a->q)) < 0)
+		log_err("spool %s: cannot write (%s); keeping records in memory", dir, strerror(-r));
+	return 0;
+}
+
 static void on_flush(void *data)
 {
 	struct agent *a = data;
+	schedule_sync(a);
 	uplink_pump(a->up);
 }
 
@@ -113,7 +176,9 @@ static void on_flush(void *data)
 static void on_drain(struct loop *l, struct loop_timer *t, void *data)
 {
 	struct agent *a = data;
-	if (queue_first_seq(a->q) == queue_next_seq(a->q) || loop_now_ms(l) >= a->stop_deadline_ms) {
+	struct uplink_stats us;
+	uplink_get_stats(a->up, &us);
+	if (us.acked_hwm >= spool_next_seq(a->q) || loop_now_ms(l) >= a->stop_deadline_ms) {
 		loop_stop(l);
 		return;
 	}
@@ -215,14 +280,13 @@ int main(int argc, char **argv)
 		log_err("state directory %s: %s", a.conf.state_dir, strerror(-r));
 		goto out;
 	}
-	/* The in-memory queue cannot resume a stream: every start is a new
-	 * stream. The on-disk spool will keep streams across restarts. */
-	if ((r = stream_open(&a.st, a.conf.state_dir, 1)) < 0) {
+	if ((r = stream_open(&a.st, a.conf.state_dir, 0)) < 0) {
 		log_err("stream state in %s: %s", a.conf.state_dir, strerror(-r));
 		goto out;
 	}
-	if ((r = queue_new(&a.q, a.conf.queue_max, a.boot_id)) < 0 || (r = loop_new(&a.loop)) < 0) {
-		log_err("start: %s", strerror(-r));
+	if ((r = open_spool(&a)) < 0 || (r = loop_new(&a.loop)) < 0) {
+		if (r != -EIO)
+			log_err("start: %s", strerror(-r));
 		goto out;
 	}
 	struct uplink_conf uc = {
@@ -240,7 +304,10 @@ int main(int argc, char **argv)
 		log_err("start: %s", strerror(-r));
 		goto out;
 	}
+	/* Resume after the last kernel record the spool holds. */
 	struct source_position pos = { .from_now = a.conf.kmsg_from_now };
+	pos.have_cursor = spool_cursor(a.q, pos.boot_id, &pos.kmsg_seq) == 1;
+	bool new_boot = !pos.have_cursor || memcmp(pos.boot_id, a.boot_id, 16) != 0;
 	source_set_position(a.src, &pos);
 	if ((r = loop_signal(a.loop, SIGTERM, on_signal, &a)) < 0 ||
 	    (r = loop_signal(a.loop, SIGINT, on_signal, &a)) < 0 ||
@@ -249,9 +316,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	/* The in-memory queue keeps no cursor: every start reads the ring
-	 * anew, so every start is reported as the first of its boot. */
-	start_events(&a, true);
+	start_events(&a, new_boot);
 	uplink_start(a.up);
 	log_info("started: reading %s, stream %02x%02x%02x%02x..., %zu collector(s)", a.conf.kmsg_path,
 		 a.st.id[0], a.st.id[1], a.st.id[2], a.st.id[3], a.conf.ntargets);
@@ -264,7 +329,10 @@ out:
 	sodium_memzero(priv, sizeof(priv));
 	uplink_free(a.up);
 	source_free(a.src);
-	queue_free(a.q);
+	if (a.sync_timer)
+		loop_timer_cancel(a.loop, a.sync_timer);
+	if (a.q && (r = spool_close(a.q)) < 0)
+		log_err("spool: close: %s", strerror(-r));
 	loop_free(a.loop);
 	agent_conf_free(&a.conf);
 	return ret;

@@ -38,7 +38,7 @@ struct uplink {
 	struct loop *loop;
 	struct uplink_conf conf;
 	uint8_t priv[32];
-	struct queue *q;
+	struct spool *q;
 	struct stream *st;
 
 	enum uplink_state state;
@@ -147,26 +147,30 @@ static int put_transport(struct uplink *u, const uint8_t *p, size_t plen)
 	return 0;
 }
 
-/* Fill the write buffer with batches of queued records from send_next on. */
+/* Fill the write buffer with batches of spooled records from send_next
+ * on. Seqs the spool no longer holds (dropped on overflow, damaged) are
+ * skipped: the spool's gap records say why. */
 static int send_batches(struct uplink *u)
 {
-	while (u->wlen - u->woff < UPLINK_WBUF_LOW && u->send_next < queue_next_seq(u->q)) {
+	while (u->wlen - u->woff < UPLINK_WBUF_LOW && u->send_next < spool_next_seq(u->q)) {
 		size_t off = PROTO_BATCH_HDR;
 		uint16_t count = 0;
-		if (u->send_next < queue_first_seq(u->q))
-			u->send_next = queue_first_seq(u->q); /* dropped while queued */
-		while (u->send_next < queue_next_seq(u->q) && count < UINT16_MAX) {
+		while (count < UINT16_MAX) {
 			const uint8_t *rec;
 			size_t len;
-			if (queue_get(u->q, u->send_next, &rec, &len) < 0)
+			uint64_t seq;
+			int r = spool_read(u->q, u->send_next, &rec, &len, &seq);
+			if (r == -ENOENT)
 				break;
+			if (r < 0)
+				return r;
 			if (off + PROTO_BATCH_REC_HDR + len > PROTO_PLAIN_MAX)
 				break;
 			put_be32(u->plain + off, (uint32_t)len);
 			memcpy(u->plain + off + PROTO_BATCH_REC_HDR, rec, len);
 			off += PROTO_BATCH_REC_HDR + len;
 			count++;
-			u->send_next++;
+			u->send_next = seq + 1;
 		}
 		if (count == 0)
 			break;
@@ -228,6 +232,14 @@ static int send_msg1(struct uplink *u)
 	return flush_wbuf(u);
 }
 
+/* Free what the collector holds; a failed unlink only delays freeing. */
+static void ack(struct uplink *u, uint64_t hwm)
+{
+	int r = spool_ack(u->q, hwm);
+	if (r < 0)
+		log_warn("spool: free acked records: %s", strerror(-r));
+}
+
 static int handle_msg2(struct uplink *u, const uint8_t *msg, size_t len)
 {
 	uint8_t welcome[PROTO_WELCOME_LEN];
@@ -240,12 +252,12 @@ static int handle_msg2(struct uplink *u, const uint8_t *msg, size_t len)
 	if (r < 0)
 		return r;
 	uint64_t hwm = get_be64(welcome + 1);
-	if (hwm > queue_next_seq(u->q)) {
+	if (hwm > spool_next_seq(u->q)) {
 		log_err("collector %s claims records up to %llu of this stream, only %llu exist",
-			target_name(u), (unsigned long long)hwm, (unsigned long long)queue_next_seq(u->q));
+			target_name(u), (unsigned long long)hwm, (unsigned long long)spool_next_seq(u->q));
 		return -EPROTO;
 	}
-	queue_ack(u->q, hwm);
+	ack(u, hwm);
 	u->acked = hwm;
 	u->stats.acked_hwm = hwm;
 	u->send_next = hwm;
@@ -274,7 +286,7 @@ static int handle_transport(struct uplink *u, const uint8_t *msg, size_t len)
 		uint64_t hwm = get_be64(u->plain + 1);
 		if (hwm < u->acked || hwm > u->send_next)
 			return -EPROTO;
-		queue_ack(u->q, hwm);
+		ack(u, hwm);
 		u->acked = hwm;
 		u->stats.acked_hwm = hwm;
 		u->heartbeat_out = 0;
@@ -460,7 +472,7 @@ static void on_tick(struct loop *l, struct loop_timer *t, void *data)
 		u->tick = NULL;
 }
 
-int uplink_new(struct uplink **ret, struct loop *l, const struct uplink_conf *c, struct queue *q,
+int uplink_new(struct uplink **ret, struct loop *l, const struct uplink_conf *c, struct spool *q,
 	       struct stream *st)
 {
 	if (c->ntargets == 0)

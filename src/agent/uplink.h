@@ -4,8 +4,8 @@
 /*
  * The agent's connection to a collector: connect (failing over through the
  * configured list), Noise IK handshake with the handshake counter, then send
- * batches from the queue starting at the collector's high-water mark and
- * free queued records on ack. Reconnects with capped exponential backoff
+ * batches from the spool starting at the collector's high-water mark and
+ * free spooled records on ack. Reconnects with capped exponential backoff
  * and jitter; never gives up.
  */
 
@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "loop.h"
-#include "queue.h"
+#include "spool.h"
 #include "stream.h"
 
 struct uplink_target {
@@ -44,11 +44,11 @@ struct uplink_stats {
 };
 
 __attribute__((warn_unused_result)) int uplink_new(struct uplink **ret, struct loop *l,
-						   const struct uplink_conf *c, struct queue *q,
+						   const struct uplink_conf *c, struct spool *q,
 						   struct stream *st);
 /* Start connecting. */
 void uplink_start(struct uplink *u);
-/* New records were queued: send what the window allows. */
+/* New records were spooled: send what the window allows. */
 void uplink_pump(struct uplink *u);
 void uplink_get_stats(const struct uplink *u, struct uplink_stats *st);
 /* Send CLOSE if connected (best effort) and free. */
