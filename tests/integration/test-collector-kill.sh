@@ -36,6 +36,11 @@ for round in 1 2 3 4 5; do
 	done
 	start_collector
 done
+# A last token: the kernel orders it after everything above, so once it
+# is stored any duplicate from a re-read would be stored too.
+n=$((n + 1))
+kmsg_line $((3 * 8 + 6)) "$NAME-$RUNID-$n"
+echo "$NAME-$RUNID-$n 6 3" >>"$T/expect"
 verify kill-host "$T/expect" 30
 cat "$T/verify.txt"
 wait_sessions 6
