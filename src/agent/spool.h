@@ -4,7 +4,7 @@
 /*
  * The agent's durable spool: every record the agent produces is appended
  * here, gets the next stream sequence number, and stays until the collector
- * acks it. It replaces the in-memory queue (queue.h). The format and the
+ * acks it. (It replaced the in-memory queue of the first version.) The format and the
  * recovery rules are in docs/SPOOL.md; the layout constants are below.
  *
  * Directory (one per agent, STATE_DIR/spool): segment files named by the
