@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cfg.h"
 #include "conf.h"
+#include "jsource.h"
 #include "key.h"
 #include "log.h"
 #include "proto.h"
@@ -43,6 +45,40 @@ static int load_collectors(struct agent_conf *c)
 	return 0;
 }
 
+static int load_journal(struct agent_conf *c)
+{
+	struct cfg *g = c->cfg;
+	int r = cfg_bool(g, "journal.enable", false, &c->journal_enable);
+	r |= cfg_bool(g, "journal.exclude_kernel", false, &c->journal_exclude_kernel);
+	static const char *const froms[] = { "boot", "now", NULL };
+	int from = 0;
+	r |= cfg_enum(g, "journal.from", false, froms, &from);
+	c->journal_from_now = from == 1;
+	r |= cfg_size(g, "journal.max_field_size", false, JSOURCE_MAX_FIELD_MIN, JSOURCE_MAX_FIELD_MAX,
+		      &c->journal_max_field);
+	r |= cfg_string(g, "journal.directory", false, &c->journal_directory);
+	if (r)
+		return -EINVAL;
+	int n = cfg_count(g, "journal.matches");
+	if (n < 0)
+		return cfg_fail(g, "journal.matches", "expected a list of \"FIELD=value\" strings");
+	c->journal_matches = calloc((size_t)n + 1, sizeof(*c->journal_matches));
+	if (!c->journal_matches)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		char p[64];
+		snprintf(p, sizeof(p), "%s.[%d]", "journal.matches", i);
+		if (cfg_string(g, p, true, &c->journal_matches[i]))
+			return -EINVAL;
+		if (!jsource_match_valid(c->journal_matches[i]))
+			return cfg_fail(g, p,
+					"expected \"FIELD=value\", FIELD of A-Z, 0-9 and _ "
+					"(at most 64, not starting with a digit)");
+	}
+	c->njournal_matches = (size_t)n;
+	return 0;
+}
+
 int agent_conf_load(struct agent_conf *c, const char *path, const char **err)
 {
 	static char oom[] = "out of memory";
@@ -50,7 +86,16 @@ int agent_conf_load(struct agent_conf *c, const char *path, const char **err)
 	c->private_key_file = KS_SYSCONFDIR "/shipper.key";
 	c->state_dir = KS_SPOOL_DIR;
 	c->kmsg_path = "/dev/kmsg";
-	c->queue_max = 64ull << 20;
+	c->spool_max = 64ull << 20;
+	c->spool_segment = 4ull << 20;
+	c->spool_memory_max = 8ull << 20;
+	c->spool_sync_level = 3;
+	c->spool_sync_records = 256;
+	c->spool_sync_interval_ms = 1000;
+	c->journal_exclude_kernel = true;
+	c->journal_max_field = JSOURCE_MAX_FIELD_DEFAULT;
+	c->pstore_enable = true;
+	c->pstore_path = "/sys/fs/pstore";
 	c->connect_timeout_ms = 10000;
 	c->heartbeat_ms = 20000;
 	c->backoff_max_ms = 60000;
@@ -72,7 +117,22 @@ int agent_conf_load(struct agent_conf *c, const char *path, const char **err)
 		int from = 0;
 		r |= cfg_enum(g, "kmsg.from", false, froms, &from);
 		c->kmsg_from_now = from == 1;
-		r |= cfg_size(g, "queue.max_size", false, 1ull << 20, 1ull << 40, &c->queue_max);
+		r |= cfg_size(g, "spool.max_size", false, 1ull << 20, 1ull << 40, &c->spool_max);
+		r |= cfg_size(g, "spool.segment_size", false, 64ull << 10, 256ull << 20, &c->spool_segment);
+		r |= cfg_size(g, "spool.memory_max", false, 128ull << 10, 1ull << 30, &c->spool_memory_max);
+		/* "none": no record is synced at once for its level. */
+		static const char *const levels[] = { "emerg",	"alert", "crit",  "err",  "warning",
+						      "notice", "info",	 "debug", "none", NULL };
+		r |= cfg_enum(g, "spool.sync_level", false, levels, &c->spool_sync_level);
+		if (c->spool_sync_level == 8)
+			c->spool_sync_level = -1;
+		r |= cfg_int(g, "spool.sync_records", false, 1, 1000000, &c->spool_sync_records);
+		r |= cfg_duration_ms(g, "spool.sync_interval", false, 0, 3600000, &c->spool_sync_interval_ms);
+		r |= cfg_bool(g, "pstore.enable", false, &c->pstore_enable);
+		r |= cfg_string(g, "pstore.path", false, &c->pstore_path);
+		r |= cfg_bool(g, "pstore.remove", false, &c->pstore_remove);
+		if (r == 0)
+			r = load_journal(c);
 		r |= cfg_duration_ms(g, "network.connect_timeout", false, 100, 3600000,
 				     &c->connect_timeout_ms);
 		r |= cfg_duration_ms(g, "network.heartbeat", false, 1000, 3600000, &c->heartbeat_ms);
@@ -94,6 +154,8 @@ int agent_conf_load(struct agent_conf *c, const char *path, const char **err)
 
 void agent_conf_free(struct agent_conf *c)
 {
+	free(c->journal_matches);
+	c->journal_matches = NULL;
 	cfg_free(c->cfg);
 	c->cfg = NULL;
 }

@@ -18,7 +18,25 @@ struct agent_conf {
 	const char *kmsg_path;
 	bool kmsg_from_now; /* no cursor for this boot: start after the last record */
 	int log_level;
-	unsigned long long queue_max;
+	/* spool.*: the bound and the sync policy (spool.h has the defaults) */
+	unsigned long long spool_max;
+	unsigned long long spool_segment;
+	unsigned long long spool_memory_max;
+	int spool_sync_level; /* -1: none */
+	long long spool_sync_records;
+	unsigned long long spool_sync_interval_ms;
+	/* journal.*: the optional journal input (off by default) */
+	bool journal_enable;
+	const char **journal_matches; /* NULL-terminated, njournal_matches entries */
+	size_t njournal_matches;
+	bool journal_exclude_kernel;
+	bool journal_from_now;
+	unsigned long long journal_max_field;
+	const char *journal_directory; /* NULL: the local system journal */
+	/* pstore.*: what a crashed previous boot left (on when the directory exists) */
+	bool pstore_enable;
+	const char *pstore_path;
+	bool pstore_remove;
 	struct uplink_target targets[AGENT_MAX_COLLECTORS];
 	char ports[AGENT_MAX_COLLECTORS][8];
 	size_t ntargets;

@@ -16,9 +16,11 @@
 #include "conf.h"
 #include "durable.h"
 #include "hostinfo.h"
+#include "jsource.h"
 #include "key.h"
 #include "log.h"
 #include "loop.h"
+#include "pstore.h"
 #include "spool.h"
 #include "source.h"
 #include "stream.h"
@@ -31,6 +33,13 @@ struct agent {
 	struct spool *q;
 	struct loop_timer *sync_timer;
 	struct uplink *up;
+	struct jsource *js; /* NULL: journal input off */
+	struct pstore *ps;  /* NULL: pstore input off */
+	/* The journal cursor of the newest burst, saved once the spool has
+	 * fsynced every record below js_pending_seq (so a restart never
+	 * skips an entry the spool lost). */
+	char *js_pending;
+	uint64_t js_pending_seq;
 	struct stream st;
 	uint8_t boot_id[16];
 	uint64_t spool_errors;
@@ -43,11 +52,28 @@ struct agent {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: kmsg-shipper [-dn] [-c FILE]\n"
+		   "       kmsg-shipper [-c FILE] --spool-check[=DIR]\n"
 		   "  -c FILE   configuration file (default " KS_SHIPPER_CONF ")\n"
 		   "  -d        debug: log to stderr, verbosely\n"
 		   "  -n        check the configuration and exit\n"
+		   "  --spool-check[=DIR]\n"
+		   "            report what the spool (default STATE_DIR/spool) holds and\n"
+		   "            what is damaged, changing nothing; exit 0 clean, 1 damaged\n"
 		   "  -h        this help\n"
 		   "  --version print the version\n");
+}
+
+/* --spool-check: 0 clean, 1 damaged, 2 unreadable. */
+static int check_spool(const char *dir)
+{
+	int r = spool_check(dir, stdout);
+	if (fflush(stdout) != 0 && r >= 0)
+		r = -EIO;
+	if (r < 0) {
+		log_err("spool %s: %s", dir, strerror(-r));
+		return 2;
+	}
+	return r;
 }
 
 static int on_record(struct record *rec, void *data)
@@ -62,6 +88,17 @@ static int on_record(struct record *rec, void *data)
 
 static void schedule_sync(struct agent *a);
 
+static void save_journal_cursor(struct agent *a)
+{
+	if (!a->js_pending || spool_synced_seq(a->q) < a->js_pending_seq)
+		return;
+	int r = jsource_save_cursor(a->js, a->js_pending);
+	if (r < 0)
+		log_warn("journal cursor: %s; a restart may read entries again", strerror(-r));
+	free(a->js_pending);
+	a->js_pending = NULL;
+}
+
 /* The spool's sync policy (and degraded-disk retries) on a timer. */
 static void on_sync(struct loop *l, struct loop_timer *t, void *data)
 {
@@ -70,6 +107,7 @@ static void on_sync(struct loop *l, struct loop_timer *t, void *data)
 	int r = spool_sync(a->q);
 	if (r < 0)
 		log_warn("spool: sync: %s", strerror(-r));
+	save_journal_cursor(a);
 	uplink_pump(a->up); /* gap records the sync wrote */
 	schedule_sync(a);
 }
@@ -138,7 +176,12 @@ static int open_spool(struct agent *a)
 	char dir[4096];
 	struct spool_conf sc;
 	spool_conf_init(&sc);
-	sc.max_bytes = a->conf.queue_max;
+	sc.max_bytes = a->conf.spool_max;
+	sc.segment_bytes = a->conf.spool_segment;
+	sc.mem_max = a->conf.spool_memory_max;
+	sc.sync_level = a->conf.spool_sync_level;
+	sc.sync_records = (uint32_t)a->conf.spool_sync_records;
+	sc.sync_interval_ms = (uint32_t)a->conf.spool_sync_interval_ms;
 	/* At least 8 segments, so overflow drops free space in small steps. */
 	if (sc.segment_bytes > sc.max_bytes / 8)
 		sc.segment_bytes = sc.max_bytes / 8;
@@ -165,11 +208,134 @@ static int open_spool(struct agent *a)
 	return 0;
 }
 
+/* Sync now, whatever the policy says: records are sent only once synced. */
+static void sync_now(struct agent *a)
+{
+	if (spool_synced_seq(a->q) >= spool_next_seq(a->q))
+		return;
+	int r = spool_sync(a->q);
+	if (r < 0)
+		log_warn("spool: sync: %s", strerror(-r));
+	save_journal_cursor(a);
+}
+
+/*
+ * After a burst of records. While a collector is connected the burst is
+ * synced at once, so that it can be sent: the sync is the price of the
+ * latency, and under load bursts grow, so fsyncs stay few (group commit).
+ * Otherwise the policy's timer decides.
+ */
 static void on_flush(void *data)
 {
 	struct agent *a = data;
+	struct uplink_stats us;
+	uplink_get_stats(a->up, &us);
+	if (us.connected)
+		sync_now(a);
 	schedule_sync(a);
 	uplink_pump(a->up);
+}
+
+static void on_journal_flush(void *data)
+{
+	struct agent *a = data;
+	const char *cur = jsource_cursor(a->js);
+	if (cur && (!a->js_pending || strcmp(cur, a->js_pending) != 0)) {
+		char *c = strdup(cur);
+		if (c) { /* else: the older pending cursor stays; a restart reads more again */
+			free(a->js_pending);
+			a->js_pending = c;
+			a->js_pending_seq = spool_next_seq(a->q);
+		}
+	}
+	save_journal_cursor(a);
+	on_flush(a);
+}
+
+/*
+ * Open the optional inputs while privileged. A pstore directory that does
+ * not exist turns that input off; everything else that fails is an error.
+ */
+static int open_inputs(struct agent *a)
+{
+	const struct agent_conf *c = &a->conf;
+	char path[4096];
+	int r;
+	if (c->pstore_enable) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/pstore.state", c->state_dir) >= sizeof(path))
+			return -ENAMETOOLONG;
+		r = pstore_open(&a->ps, c->pstore_path, path, c->pstore_remove);
+		if (r == -ENOENT) {
+			log_info("pstore %s: not there; pstore input off", c->pstore_path);
+		} else if (r < 0) {
+			log_err("pstore %s: %s", c->pstore_path, strerror(-r));
+			return -EIO;
+		} else {
+			struct pstore_stats ps;
+			pstore_get_stats(a->ps, &ps);
+			if (ps.state_error)
+				log_warn("pstore state %s: %s; files shipped before are shipped again", path,
+					 ps.state_error == -EBADMSG ? "damaged" : strerror(-ps.state_error));
+		}
+	}
+	if (c->journal_enable) {
+		struct jsource_conf jc;
+		jsource_conf_defaults(&jc);
+		jc.directory = c->journal_directory;
+		jc.matches = c->journal_matches;
+		jc.nmatches = c->njournal_matches;
+		jc.exclude_kernel = c->journal_exclude_kernel;
+		jc.from_now = c->journal_from_now;
+		jc.max_field_bytes = (size_t)c->journal_max_field;
+		memcpy(jc.boot_id, a->boot_id, 16);
+		if ((size_t)snprintf(path, sizeof(path), "%s/journal.cursor", c->state_dir) >= sizeof(path))
+			return -ENAMETOOLONG;
+		jc.cursor_file = path;
+		r = jsource_open(&a->js, &jc);
+		if (r < 0) {
+			log_err("journal %s: %s", c->journal_directory ? c->journal_directory : "(system)",
+				strerror(-r));
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Ship what a crashed boot left in pstore: scan, fsync the spool, then mark
+ * the files shipped (and remove them, if so configured). Without the
+ * fsync nothing is marked: the next start ships them again (a duplicate,
+ * never a loss).
+ */
+static void ship_pstore(struct agent *a)
+{
+	if (!a->ps)
+		return;
+	int n = pstore_scan(a->ps, on_record, a);
+	if (n < 0) {
+		log_err("pstore %s: %s", a->conf.pstore_path, strerror(-n));
+		return;
+	}
+	int r = spool_sync(a->q);
+	if (r < 0 || spool_synced_seq(a->q) < spool_next_seq(a->q)) {
+		log_warn("pstore: spool not synced (%s); the files will be shipped again on the next start",
+			 r < 0 ? strerror(-r) : "degraded");
+		return;
+	}
+	if ((r = pstore_commit(a->ps)) < 0) {
+		log_warn("pstore: state: %s; the files will be shipped again on the next start",
+			 strerror(-r));
+		return;
+	}
+	struct pstore_stats st;
+	pstore_get_stats(a->ps, &st);
+	if (n > 0 || st.errors)
+		log_notice("pstore %s: %d records from %llu files, %llu already shipped, %llu unreadable",
+			   a->conf.pstore_path, n, (unsigned long long)st.shipped,
+			   (unsigned long long)st.skipped, (unsigned long long)st.errors);
+	if (st.remove_failed)
+		log_warn("pstore: %llu files not removed: %s", (unsigned long long)st.remove_failed,
+			 strerror(-st.remove_error));
 }
 
 /* Stopping: leave once the collector holds everything, or at the deadline. */
@@ -195,6 +361,7 @@ static void on_signal(struct loop *l, int signo, void *data)
 	}
 	log_info("%s received, stopping", strsignal(signo));
 	agent_event(a, RECORD_EV_STOP, LOG_INFO, "kmsg-shipper stopping", NULL);
+	sync_now(a);
 	uplink_pump(a->up);
 	a->stop_deadline_ms = loop_now_ms(l) + AGENT_STOP_DRAIN_MS;
 	on_drain(l, NULL, a);
@@ -204,9 +371,12 @@ int main(int argc, char **argv)
 {
 	const char *conf_path = KS_SHIPPER_CONF;
 	int debug = 0, check = 0;
+	bool spool_check_opt = false;
+	const char *spool_check_dir = NULL;
 	static const struct option opts[] = {
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "spool-check", optional_argument, NULL, 'S' },
 		{ 0 },
 	};
 	int c;
@@ -224,6 +394,10 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'S':
+			spool_check_opt = true;
+			spool_check_dir = optarg;
+			break;
 		case 'V':
 			printf("kmsg-shipper %s\n", KS_VERSION);
 			return 0;
@@ -237,11 +411,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	log_open("kmsg-shipper", debug || check);
+	log_open("kmsg-shipper", debug || check || spool_check_opt);
 	if (sodium_init() < 0) {
 		log_err("libsodium: initialisation failed");
 		return 1;
 	}
+	if (spool_check_opt && spool_check_dir)
+		return check_spool(spool_check_dir);
 
 	struct agent a = { 0 };
 	const char *err = NULL;
@@ -252,6 +428,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_set_level(debug ? LOG_DEBUG : a.conf.log_level);
+	if (spool_check_opt) {
+		char dir[4096];
+		if ((size_t)snprintf(dir, sizeof(dir), "%s/spool", a.conf.state_dir) >= sizeof(dir))
+			r = 2;
+		else
+			r = check_spool(dir);
+		agent_conf_free(&a.conf);
+		return r;
+	}
 
 	uint8_t priv[KEY_LEN];
 	r = key_read_private_file(a.conf.private_key_file, priv);
@@ -284,7 +469,7 @@ int main(int argc, char **argv)
 		log_err("stream state in %s: %s", a.conf.state_dir, strerror(-r));
 		goto out;
 	}
-	if ((r = open_spool(&a)) < 0 || (r = loop_new(&a.loop)) < 0) {
+	if ((r = open_spool(&a)) < 0 || (r = open_inputs(&a)) < 0 || (r = loop_new(&a.loop)) < 0) {
 		if (r != -EIO)
 			log_err("start: %s", strerror(-r));
 		goto out;
@@ -317,6 +502,11 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	start_events(&a, new_boot);
+	ship_pstore(&a);
+	if (a.js && (r = jsource_start(a.js, a.loop, on_record, on_journal_flush, &a)) < 0) {
+		log_err("journal: start: %s", strerror(-r));
+		goto out;
+	}
 	uplink_start(a.up);
 	log_info("started: reading %s, stream %02x%02x%02x%02x..., %zu collector(s)", a.conf.kmsg_path,
 		 a.st.id[0], a.st.id[1], a.st.id[2], a.st.id[3], a.conf.ntargets);
@@ -331,6 +521,11 @@ out:
 	source_free(a.src);
 	if (a.sync_timer)
 		loop_timer_cancel(a.loop, a.sync_timer);
+	if (a.q && a.js_pending && spool_sync(a.q) == 0)
+		save_journal_cursor(&a);
+	free(a.js_pending);
+	jsource_free(a.js);
+	pstore_free(a.ps);
 	if (a.q && (r = spool_close(a.q)) < 0)
 		log_err("spool: close: %s", strerror(-r));
 	loop_free(a.loop);

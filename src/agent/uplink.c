@@ -149,10 +149,14 @@ static int put_transport(struct uplink *u, const uint8_t *p, size_t plen)
 
 /* Fill the write buffer with batches of spooled records from send_next
  * on. Seqs the spool no longer holds (dropped on overflow, damaged) are
- * skipped: the spool's gap records say why. */
+ * skipped: the spool's gap records say why. Only fsynced records are sent:
+ * one that a power loss could still take from the spool would leave its
+ * seq free for another record, which the collector, holding the first,
+ * would then drop as a duplicate (docs/SPOOL.md). */
 static int send_batches(struct uplink *u)
 {
-	while (u->wlen - u->woff < UPLINK_WBUF_LOW && u->send_next < spool_next_seq(u->q)) {
+	uint64_t limit = spool_synced_seq(u->q);
+	while (u->wlen - u->woff < UPLINK_WBUF_LOW && u->send_next < limit) {
 		size_t off = PROTO_BATCH_HDR;
 		uint16_t count = 0;
 		while (count < UINT16_MAX) {
@@ -164,7 +168,7 @@ static int send_batches(struct uplink *u)
 				break;
 			if (r < 0)
 				return r;
-			if (off + PROTO_BATCH_REC_HDR + len > PROTO_PLAIN_MAX)
+			if (seq >= limit || off + PROTO_BATCH_REC_HDR + len > PROTO_PLAIN_MAX)
 				break;
 			put_be32(u->plain + off, (uint32_t)len);
 			memcpy(u->plain + off + PROTO_BATCH_REC_HDR, rec, len);

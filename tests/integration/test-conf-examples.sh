@@ -95,11 +95,12 @@ settings() {
 }
 
 # block FILE NAME: the lines of group or list NAME, from "NAME = {" or
-# "NAME = (" to the line that closes it, and comment lines showing one.
+# "NAME = (" to the top-level line (column 0) that closes it, and comment
+# lines showing one.
 block() {
 	awk -v name="$2" '
 		!inside && $0 ~ "^" name " = [({]" { inside = 1 }
-		inside { print; if ($0 ~ /[)}];[[:space:]]*$/) inside = 0; next }
+		inside { print; if ($0 ~ /^[)}];[[:space:]]*$/) inside = 0; next }
 		$0 ~ "^[[:space:]]*#.*" name " = [({]" { print }
 	' "$1"
 }
@@ -183,7 +184,15 @@ reject "duration out of range" "$shipper" "$f" "$f:$(line_of "$f" '"2h"'): netwo
 
 variant s-size "$ship" 's/#max_size = .*/max_size = "64X";/'
 f=$tmp/s-size.conf
-reject "bad size" "$shipper" "$f" "$f:$(line_of "$f" '"64X"'): queue.max_size: expected a size"
+reject "bad size" "$shipper" "$f" "$f:$(line_of "$f" '"64X"'): spool.max_size: expected a size"
+
+variant s-match "$ship" 's/#matches = .*/matches = ( "_SYSTEMD_UNIT=ssh.service", "lower=x" );/'
+f=$tmp/s-match.conf
+reject "bad journal match" "$shipper" "$f" "$f:$(line_of "$f" lower=x): journal.matches.[1]: expected \"FIELD=value\""
+
+variant s-sync "$ship" 's/#sync_level = .*/sync_level = "warn";/'
+f=$tmp/s-sync.conf
+reject "bad sync_level" "$shipper" "$f" "$f:$(line_of "$f" '"warn"'): spool.sync_level: expected one of"
 
 variant s-port "$ship" 's/#port = .*/port = 70000;/'
 f=$tmp/s-port.conf
@@ -193,11 +202,11 @@ variant s-level "$ship" 's/#log_level = .*/log_level = "loud";/'
 f=$tmp/s-level.conf
 reject "bad log_level" "$shipper" "$f" "$f:$(line_of "$f" loud): log_level: expected one of"
 
-variant s-from "$ship" 's/#from = .*/from = "yesterday";/'
+variant s-from "$ship" '/^kmsg = {/,/^};/s/#from = .*/from = "yesterday";/'
 f=$tmp/s-from.conf
 reject "bad kmsg.from" "$shipper" "$f" "$f:$(line_of "$f" yesterday): kmsg.from: expected one of \"boot\", \"now\""
 
-variant s-type "$ship" 's/#path = .*/path = 42;/'
+variant s-type "$ship" '/^kmsg = {/,/^};/s/#path = .*/path = 42;/'
 f=$tmp/s-type.conf
 reject "kmsg.path not a string" "$shipper" "$f" "$f:$(line_of "$f" 'path = 42'): kmsg.path: expected a string"
 

@@ -104,7 +104,7 @@ read_pos() {
 }
 
 # gamma first, with the collector down: its queue overflows.
-agent_conf gamma boot 'queue = { max_size = "1M"; };'
+agent_conf gamma boot 'spool = { max_size = "1M"; };'
 $PY -c '
 import sys
 out = open(sys.argv[1], "w")
