@@ -231,12 +231,24 @@ static const char *const synth_names[] = {
 	"MESSAGE",
 };
 
-static bool is_synth_name(const char *name)
+/* Whether a record field named name would clash with a field given above
+ * (the first nsynth of v), with MESSAGE, with the "__" names of the export
+ * format, or with our own KMSG_ names (reserved even where absent, so that
+ * no record can pass for an event or another seq). A journal entry's own
+ * SYSLOG_IDENTIFIER or _TRANSPORT keeps its name: none is made up for
+ * journal records. */
+static bool name_taken(const struct view *v, size_t nsynth, const char *name)
 {
+	if (strncmp(name, "__", 2) == 0)
+		return true;
 	for (size_t i = 0; i < sizeof(synth_names) / sizeof(synth_names[0]); i++)
-		if (strcmp(name, synth_names[i]) == 0)
+		if (strcmp(name, synth_names[i]) == 0 &&
+		    (strncmp(name, "KMSG_", 5) == 0 || strcmp(name, "MESSAGE") == 0))
 			return true;
-	return strncmp(name, "__", 2) == 0;
+	for (size_t k = 0; k < nsynth; k++)
+		if (strcmp(v->f[k].name, name) == 0)
+			return true;
+	return false;
 }
 
 int view_build(struct view *v, const char *host, const struct journal_entry *e, bool with_cursor)
@@ -326,7 +338,7 @@ int view_build(struct view *v, const char *host, const struct journal_entry *e, 
 		struct view_field x = v->f[i];
 		size_t noff = v->name_off[i];
 		const char *name = noff == SIZE_MAX ? x.name : v->names + noff;
-		if (is_synth_name(name)) {
+		if (name_taken(v, nsynth, name)) {
 			bool same = false;
 			if (strcmp(name, "MESSAGE") == 0)
 				same = x.len == r->msg_len && memcmp(x.val, r->msg, x.len) == 0;
