@@ -511,8 +511,12 @@ int main(int argc, char **argv)
 	log_info("started: reading %s, stream %02x%02x%02x%02x..., %zu collector(s)", a.conf.kmsg_path,
 		 a.st.id[0], a.st.id[1], a.st.id[2], a.st.id[3], a.conf.ntargets);
 	r = loop_run(a.loop);
+	struct source_stats ss;
+	source_get_stats(a.src, &ss);
 	if (r < 0)
 		log_err("event loop: %s", strerror(-r));
+	else if (ss.error)
+		log_err("read %s: %s; stopping", a.conf.kmsg_path, strerror(-ss.error));
 	else
 		ret = 0;
 out:

@@ -390,15 +390,24 @@ static int pump(struct source *s)
 	return r;
 }
 
+/*
+ * A read error other than EAGAIN, EINTR and EPIPE (or a sink error) ends
+ * capture: the agent stops (and, under systemd, is restarted, resuming at
+ * its cursor) rather than run on without reading the kernel.
+ */
+static void fail(struct source *s, int r)
+{
+	s->st.error = r;
+	loop_stop(s->loop);
+}
+
 static void on_io(struct loop *l, int fd, uint32_t events, void *data)
 {
 	struct source *s = data;
 	int r = pump(s);
 	if (r < 0) {
-		/* The caller learns about it through its sink returning errors;
-		 * a read error on the device is fatal for capture. */
 		loop_del_fd(l, fd);
-		return;
+		fail(s, r);
 	}
 }
 
@@ -406,11 +415,13 @@ static void on_timer(struct loop *l, struct loop_timer *t, void *data)
 {
 	struct source *s = data;
 	int r = pump(s);
-	if (r < 0)
+	if (r < 0) {
+		fail(s, r);
 		return;
+	}
 	/* A regular file is followed like tail -f. */
-	if (loop_timer_add(l, r == SOURCE_BURST ? 0 : SOURCE_FILE_POLL_MS, on_timer, s, NULL) < 0)
-		return;
+	if ((r = loop_timer_add(l, r == SOURCE_BURST ? 0 : SOURCE_FILE_POLL_MS, on_timer, s, NULL)) < 0)
+		fail(s, r);
 }
 
 int source_start(struct source *s, struct loop *l, source_sink_fn sink, source_flush_fn flush, void *data)

@@ -30,6 +30,7 @@ struct source_stats {
 	uint64_t missing; /* kernel records reported lost */
 	uint64_t malformed;
 	uint64_t truncated; /* cut to fit RECORD_MAX (file and FIFO sources only) */
+	int error;	    /* -errno that ended reading (the loop was stopped), or 0 */
 };
 
 /*
@@ -55,7 +56,9 @@ struct source_position {
 };
 void source_set_position(struct source *s, const struct source_position *p);
 
-/* Register with the loop and start reading. */
+/* Register with the loop and start reading. A read error (other than
+ * EAGAIN, EINTR, EPIPE) or a sink error stops the loop; stats.error says
+ * which. */
 __attribute__((warn_unused_result)) int source_start(struct source *s, struct loop *l, source_sink_fn sink,
 						     source_flush_fn flush, void *data);
 void source_get_stats(const struct source *s, struct source_stats *st);
