@@ -32,6 +32,8 @@ private_key_file = "$T/h$i.key";
 state_dir = "$T/state-h$i";
 kmsg = { path = "$T/h$i.kmsg"; };
 network = { backoff_max = "1s"; heartbeat = "1s"; connect_timeout = "2s"; };
+# Small segments: acked ones are deleted soon, so a wrong ack loses records.
+spool = { segment_size = "64K"; };
 collectors = ( { address = "$CONNECT_ADDR"; port = $PORT; public_key = "$(cat "$T/collector.pub")"; } );
 EOC
 	done
