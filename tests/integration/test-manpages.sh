@@ -31,13 +31,13 @@ passed=0
 ok() { passed=$((passed + 1)); }
 fail() { printf 'FAIL: %s\n' "$*" >&2; failed=$((failed + 1)); }
 
-pages="kmsgctl.1 kmsg-keygen.1 kmsg-shipper.conf.5 kmsg-collector.conf.5 kmsg-shipper.8 kmsg-collector.8"
+pages="kmsgctl.1 kmsg-keygen.1 kmsg-shipper.conf.5 kmsg-collector.conf.5 kmsg-shipper.8 kmsg-collector.8 kmsg-shipper.7"
 
 # 1. Lint: not one message at warning level or above, on every page there is.
 for p in $pages; do
 	[ -f "$man/$p" ] && ok || fail "$p: missing"
 done
-for f in "$man"/*.[158]; do
+for f in "$man"/*.[1578]; do
 	[ -f "$f" ] || continue
 	mandoc -Tlint -Wwarning "$f" >"$tmp/lint" 2>&1
 	rc=$?
