@@ -195,11 +195,22 @@ static void test_bad(void)
 	/* Zero length: an error, and it stays one (nothing is skipped). */
 	msg = NULL;
 	len = 99;
-	CHECK_EQ_INT(frame_reader_next(&r, &msg, &len), -EBADMSG);
-	CHECK_EQ_INT(frame_reader_next(&r, &msg, &len), -EBADMSG);
+	CHECK_EQ_INT(frame_reader_next(&r, &msg, &len), -EPROTO);
+	CHECK_EQ_INT(frame_reader_next(&r, &msg, &len), -EPROTO);
 	CHECK(msg == NULL);
 	CHECK_EQ_INT(len, 99);
 	CHECK_EQ_INT(frame_reader_pending(&r), 5);
+	frame_reader_free(&r);
+
+	/* Shrink frees only an empty buffer. */
+	CHECK_EQ_INT(frame_reader_push(&r, zero, 4), 0);
+	frame_reader_shrink(&r);
+	CHECK(r.buf != NULL);
+	CHECK_EQ_INT(frame_reader_push(&r, zero + 4, 1), 0);
+	CHECK_EQ_INT(frame_reader_next(&r, &msg, &len), 1);
+	frame_reader_shrink(&r);
+	CHECK(r.buf == NULL);
+	CHECK_EQ_INT(frame_reader_pending(&r), 0);
 	frame_reader_free(&r);
 }
 

@@ -4,24 +4,34 @@
 /*
  * store.c: host names, the handshake counter rule and its persistence,
  * append (duplicates, jumps and the collector's gap record), the durable
- * high-water mark before and after commit, and its recovery from the
- * journal when the store is opened again.
+ * high-water mark before and after commit, and its recovery when the
+ * store is opened again; segments and rotation, the index rebuilt when
+ * lost, a torn tail cut at every byte offset of a small journal (and
+ * recorded), checkpoints, and retention by host size, age and global size
+ * with its gap events (which the completeness report names as retention).
  */
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdint.h>
+#include <sys/time.h>
 #include <stdlib.h>
 #include <syslog.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
 #include "check.h"
+#include "checkpoint.h"
 #include "durable.h"
+#include "gaps.h"
 #include "journal.h"
 #include "record.h"
+#include "segindex.h"
+#include "segment.h"
 #include "store.h"
+#include "verify.h"
 
 static char tmpdir[64];
 static const uint8_t sid1[STORE_STREAM_ID_LEN] = { 0x11, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
@@ -118,9 +128,13 @@ static void test_open_host(void)
 	CHECK(h != NULL);
 	CHECK(strcmp(store_host_name(h), "web-1") == 0);
 	CHECK(!store_dirty(s));
-	/* The journal exists with its header. */
-	host_path(p, sizeof(p), "web-1", "journal");
-	CHECK(stat(p, &st) == 0 && st.st_size == JOURNAL_HDR_LEN);
+	/* The first segment exists with its header, and its index and the checkpoints. */
+	host_path(p, sizeof(p), "web-1", "0000000000000000.seg");
+	CHECK(stat(p, &st) == 0 && st.st_size == SEGMENT_HDR_MIN);
+	host_path(p, sizeof(p), "web-1", "0000000000000000.idx");
+	CHECK(stat(p, &st) == 0 && st.st_size == SEGINDEX_HDR_LEN);
+	host_path(p, sizeof(p), "web-1", "checkpoints");
+	CHECK(stat(p, &st) == 0 && st.st_size == CHECKPOINT_HDR_LEN);
 	/* The same name is the same host. */
 	CHECK_EQ_INT(store_host(s, "web-1", &h2, &cut), 0);
 	CHECK(h2 == h);
@@ -258,12 +272,13 @@ static void test_append(void)
 	CHECK_EQ_INT(store_stream_hwm(h, sid2), 1);
 	store_free(s);
 
-	/* The journal: 0, 1, 2, the gap, 10, sid2's 0, the event. */
-	host_path(p, sizeof(p), "db_2", "journal");
+	/* The journal: 0, 1, 2, the gap, 10, sid2's 0, the event; numbered from 0. */
+	host_path(p, sizeof(p), "db_2", "");
 	CHECK_EQ_INT(journal_reader_open(&jr, p), 0);
 	for (uint64_t seq = 0; seq < 3; seq++) {
 		CHECK_EQ_INT(journal_reader_next(jr, &e), 1);
 		check_stored(&e, sid1, seq);
+		CHECK_EQ_INT(e.recno, seq);
 	}
 
 	CHECK_EQ_INT(journal_reader_next(jr, &e), 1);
@@ -309,7 +324,7 @@ static void test_recovery(void)
 	int fd;
 
 	/* A torn tail left by a crash, reported by store_host. */
-	host_path(p, sizeof(p), "db_2", "journal");
+	host_path(p, sizeof(p), "db_2", "0000000000000000.seg");
 	fd = open(p, O_WRONLY | O_APPEND | O_CLOEXEC);
 	CHECK(fd >= 0);
 	CHECK_EQ_INT(write_all(fd, "\x00\x00\x01\x00torn", 8), 0);
@@ -318,6 +333,9 @@ static void test_recovery(void)
 	CHECK_EQ_INT(store_open(&s, tmpdir), 0);
 	CHECK_EQ_INT(store_host(s, "db_2", &h, &cut), 0);
 	CHECK_EQ_INT(cut, 8);
+	/* ... and recorded in the journal with the next commit. */
+	CHECK(store_dirty(s));
+	CHECK_EQ_INT(store_commit(s), 0);
 	/* Highest stored seq + 1; the gap (seq 3) and the event (seq 100) do not count. */
 	CHECK_EQ_INT(store_stream_hwm(h, sid1), 11);
 	CHECK_EQ_INT(store_stream_hwm(h, sid2), 1);
@@ -346,6 +364,384 @@ static void test_recovery(void)
 	store_free(s);
 }
 
+/* Read host's journal: the number of entries, each checked (dense record numbers). */
+static uint64_t read_all(const char *host, uint64_t first_recno)
+{
+	struct journal_reader *jr;
+	struct journal_entry e;
+	char p[256];
+	uint64_t n = 0;
+	int r;
+
+	host_path(p, sizeof(p), host, "");
+	CHECK_EQ_INT(journal_reader_open(&jr, p), 0);
+	while ((r = journal_reader_next(jr, &e)) == 1) {
+		CHECK_EQ_INT(e.recno, first_recno + n);
+		n++;
+	}
+	CHECK_EQ_INT(r, 0);
+	journal_reader_free(jr);
+	return n;
+}
+
+static void check_verify_ok(const char *host)
+{
+	struct verify_result v;
+	char p[256];
+
+	host_path(p, sizeof(p), host, "");
+	CHECK_EQ_INT(verify_host(p, &v), 0);
+	if (v.problem != VERIFY_OK) {
+		fprintf(stderr, "verify %s: %s at %s offset %llu: %s\n", host, verify_problem_name(v.problem),
+			v.file, (unsigned long long)v.offset, v.what);
+		check_failures++;
+	}
+}
+
+static size_t count_segments(const char *host)
+{
+	char p[256];
+	DIR *d;
+	struct dirent *de;
+	size_t n = 0;
+	uint64_t base;
+
+	host_path(p, sizeof(p), host, "");
+	d = opendir(p);
+	CHECK(d != NULL);
+	while (d && (de = readdir(d)))
+		n += segment_name_parse(de->d_name, SEGMENT_SUFFIX, &base) == 0;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* Segments, rotation, the index used and rebuilt, checkpoints. */
+static void test_rotation(void)
+{
+	struct store_limits lim = { .segment_size = 64 << 10 };
+	struct store_host *h;
+	struct store *s;
+	long long cut;
+	char p[256];
+	struct stat st;
+
+	CHECK_EQ_INT(store_open(&s, tmpdir), 0);
+	store_set_limits(s, &lim);
+	CHECK_EQ_INT(store_host(s, "rot", &h, &cut), 0);
+	CHECK_EQ_INT(store_stream_counter(h, sid1, 1), 0);
+	for (uint64_t seq = 0; seq < 3000; seq++) {
+		CHECK_EQ_INT(append(h, sid1, seq), 1);
+		if (seq % 100 == 99)
+			CHECK_EQ_INT(store_commit(s), 0);
+	}
+	CHECK_EQ_INT(store_stream_hwm(h, sid1), 3000);
+	store_free(s);
+	/* About 150 bytes an entry: 7 segments of 64 KiB or so. */
+	CHECK(count_segments("rot") >= 5);
+	CHECK_EQ_INT(read_all("rot", 0), 3000);
+	check_verify_ok("rot");
+
+	/* The marks come back from the last header, the index and the tail. */
+	CHECK_EQ_INT(store_open(&s, tmpdir), 0);
+	CHECK_EQ_INT(store_host(s, "rot", &h, &cut), 0);
+	CHECK_EQ_INT(cut, 0);
+	CHECK_EQ_INT(store_stream_hwm(h, sid1), 3000);
+	CHECK_EQ_INT(append(h, sid1, 2999), 0);
+	store_free(s);
+
+	/* A lost index of the active segment is rebuilt on open. */
+	char last[64] = "";
+	{
+		DIR *d;
+		struct dirent *de;
+		uint64_t base, max = 0;
+		host_path(p, sizeof(p), "rot", "");
+		d = opendir(p);
+		while (d && (de = readdir(d)))
+			if (segment_name_parse(de->d_name, SEGMENT_SUFFIX, &base) == 0 && base >= max)
+				max = base;
+		if (d)
+			closedir(d);
+		segment_name(last, sizeof(last), max, SEGMENT_INDEX_SUFFIX);
+	}
+	host_path(p, sizeof(p), "rot", last);
+	CHECK(stat(p, &st) == 0 && st.st_size > SEGINDEX_HDR_LEN);
+	off_t had = st.st_size;
+	CHECK_EQ_INT(unlink(p), 0);
+	CHECK_EQ_INT(store_open(&s, tmpdir), 0);
+	CHECK_EQ_INT(store_host(s, "rot", &h, &cut), 0);
+	CHECK_EQ_INT(store_stream_hwm(h, sid1), 3000);
+	store_free(s);
+	CHECK(stat(p, &st) == 0 && st.st_size == had);
+	check_verify_ok("rot");
+
+	/* -n: a position near the end by the index, all entries after it. */
+	struct journal_reader *jr;
+	struct journal_entry e;
+	off_t pos;
+	uint64_t n = 0;
+	host_path(p, sizeof(p), "rot", "");
+	CHECK_EQ_INT(journal_reader_open(&jr, p), 0);
+	CHECK_EQ_INT(journal_reader_back(jr, 100, &pos), 0);
+	CHECK_EQ_INT(journal_reader_seek(jr, pos), 0);
+	while (journal_reader_next(jr, &e) == 1)
+		n++;
+	CHECK(n >= 100 && n < 100 + 2 * SEGINDEX_BLOCK_RECORDS);
+	CHECK_EQ_INT(e.recno, 2999);
+	CHECK_EQ_INT(journal_reader_back(jr, 1000000, &pos), 1);
+	CHECK_EQ_INT(pos, journal_reader_start(jr));
+	/* Read at a position, the sequence undisturbed. */
+	CHECK_EQ_INT(journal_reader_read_at(jr, pos, &e), 0);
+	CHECK_EQ_INT(e.recno, 0);
+	CHECK_EQ_INT(journal_reader_read_at(jr, pos + 1, &e), -EBADMSG);
+	journal_reader_free(jr);
+
+	/* Checkpoints: every rotation wrote one; they match the journal. */
+	struct checkpoint *c;
+	size_t nc;
+	off_t good, size;
+	host_path(p, sizeof(p), "rot", CHECKPOINT_FILE);
+	CHECK_EQ_INT(checkpoint_load(p, &c, &nc, &good, &size), 0);
+	CHECK(nc >= count_segments("rot") - 1);
+	CHECK_EQ_INT(good, size);
+	if (nc)
+		CHECK_EQ_INT(c[nc - 1].records, 3000);
+	free(c);
+}
+
+/* A journal of three records, cut at every byte offset: recovery keeps the whole entries. */
+static void test_torn_every_offset(void)
+{
+	struct store_host *h;
+	struct store *s;
+	long long cut;
+	char p[256], q[256];
+	uint8_t *orig;
+	size_t len;
+	off_t ends[4];
+
+	CHECK_EQ_INT(store_open(&s, tmpdir), 0);
+	CHECK_EQ_INT(store_host(s, "torn", &h, &cut), 0);
+	CHECK_EQ_INT(store_stream_counter(h, sid1, 1), 0);
+	struct stat st;
+	host_path(p, sizeof(p), "torn", "0000000000000000.seg");
+	CHECK(stat(p, &st) == 0);
+	ends[0] = st.st_size;
+	for (uint64_t seq = 0; seq < 3; seq++) {
+		CHECK_EQ_INT(append(h, sid1, seq), 1);
+		CHECK_EQ_INT(store_commit(s), 0);
+		CHECK(stat(p, &st) == 0);
+		ends[seq + 1] = st.st_size;
+	}
+	store_free(s);
+	len = (size_t)ends[3];
+	orig = malloc(len);
+	CHECK(orig && read_file(p, orig, len) == (ssize_t)len);
+	/* The checkpoints would (rightly) call every cut a truncation: not this test's point. */
+	host_path(q, sizeof(q), "torn", CHECKPOINT_FILE);
+	for (off_t at = ends[0]; orig && at <= ends[3]; at++) {
+		uint64_t whole = 0;
+		while (whole < 3 && ends[whole + 1] <= at)
+			whole++;
+		CHECK_EQ_INT(durable_replace(p, orig, (size_t)at, 0640), 0);
+		CHECK_EQ_INT(unlink(q), 0);
+		CHECK_EQ_INT(store_open(&s, tmpdir), 0);
+		CHECK_EQ_INT(store_host(s, "torn", &h, &cut), 0);
+		CHECK_EQ_INT(cut, at - ends[whole]);
+		CHECK_EQ_INT(store_stream_hwm(h, sid1), whole);
+		CHECK_EQ_INT(store_commit(s), 0);
+		store_free(s);
+		/* The whole entries, and the torn-tail event when bytes were cut. */
+		CHECK_EQ_INT(read_all("torn", 0), whole + (at > ends[whole]));
+		check_verify_ok("torn");
+	}
+	free(orig);
+}
+
+/* The entry of host whose GAP_CAUSE is "retention" and stream sid, last of them: its fields. */
+static int last_retention(const char *host, const uint8_t *sid, char *first, char *last, char *reason)
+{
+	struct journal_reader *jr;
+	struct journal_entry e;
+	char p[256];
+	int found = 0;
+
+	host_path(p, sizeof(p), host, "");
+	CHECK_EQ_INT(journal_reader_open(&jr, p), 0);
+	while (journal_reader_next(jr, &e) == 1) {
+		const uint8_t *v;
+		size_t vlen;
+		if (e.rec.source != RECORD_SRC_COLLECTOR || e.rec.event != RECORD_EV_GAP ||
+		    memcmp(e.stream_id, sid, 16) != 0 ||
+		    record_field_get(&e.rec, "GAP_CAUSE", &v, &vlen) != 1 || vlen != 9 ||
+		    memcmp(v, "retention", 9) != 0)
+			continue;
+		found = 1;
+		if (record_field_get(&e.rec, "GAP_FIRST_STREAM_SEQ", &v, &vlen) == 1)
+			snprintf(first, 24, "%.*s", (int)vlen, (const char *)v);
+		if (record_field_get(&e.rec, "GAP_LAST_STREAM_SEQ", &v, &vlen) == 1)
+			snprintf(last, 24, "%.*s", (int)vlen, (const char *)v);
+		if (record_field_get(&e.rec, "RETENTION_REASON", &v, &vlen) == 1)
+			snprintf(reason, 24, "%.*s", (int)vlen, (const char *)v);
+	}
+	journal_reader_free(jr);
+	return found;
+}
+
+/* The completeness report of host, into buf. */
+static void gaps_of(const char *host, char *buf, size_t cap)
+{
+	struct journal_reader *jr;
+	struct journal_entry e;
+	struct gaps *g;
+	char p[256];
+
+	host_path(p, sizeof(p), host, "");
+	CHECK_EQ_INT(journal_reader_open(&jr, p), 0);
+	CHECK_EQ_INT(gaps_new(&g), 0);
+	while (journal_reader_next(jr, &e) == 1)
+		CHECK_EQ_INT(gaps_add(g, &e), 0);
+	CHECK_EQ_INT(gaps_finish(g), 0);
+	FILE *f = fmemopen(buf, cap, "w");
+	CHECK(f != NULL);
+	if (f) {
+		gaps_report(g, host, NULL, 0, false, false, f);
+		fclose(f);
+	}
+	gaps_free(g);
+	journal_reader_free(jr);
+}
+
+/* A kernel record of one boot whose kmsg seq is its stream seq, as a real agent sends. */
+static int append_kernel(struct store_host *h, const uint8_t *sid, uint64_t seq)
+{
+	uint8_t enc[256];
+	char msg[64];
+	struct record r;
+	int n = make_record(sid, seq, &r, enc, sizeof(enc), msg, sizeof(msg));
+
+	r.kmsg_seq = seq;
+	memset(r.boot_id, sid[0], sizeof(r.boot_id));
+	n = record_encode(&r, enc, sizeof(enc));
+	CHECK(n > 0);
+	return store_append(h, sid, &r, enc, (size_t)n, recv_of(seq));
+}
+
+static void fill(struct store *s, struct store_host *h, const uint8_t *sid, uint64_t from, uint64_t to)
+{
+	for (uint64_t seq = from; seq < to; seq++) {
+		CHECK_EQ_INT(append_kernel(h, sid, seq), 1);
+		if (seq % 100 == 99)
+			CHECK_EQ_INT(store_commit(s), 0);
+	}
+	CHECK_EQ_INT(store_commit(s), 0);
+}
+
+static void age_segments(const char *host)
+{
+	char p[300];
+	DIR *d;
+	struct dirent *de;
+	uint64_t base;
+	struct timeval tv[2] = { { .tv_sec = 1000000000 }, { .tv_sec = 1000000000 } };
+
+	host_path(p, sizeof(p), host, "");
+	d = opendir(p);
+	while (d && (de = readdir(d))) {
+		char f[600];
+		if (segment_name_parse(de->d_name, SEGMENT_SUFFIX, &base) < 0)
+			continue;
+		snprintf(f, sizeof(f), "%s/%s", p, de->d_name);
+		CHECK_EQ_INT(utimes(f, tv), 0);
+	}
+	if (d)
+		closedir(d);
+}
+
+static void test_retention(void)
+{
+	struct store_limits lim = { .segment_size = 64 << 10, .host_max_size = 200 << 10 };
+	struct store_host *h, *h2;
+	struct store *s;
+	long long cut;
+	char first[24] = "", last[24] = "", reason[24] = "", report[8192];
+	uint64_t now = UINT64_C(1800000000000000);
+
+	CHECK_EQ_INT(store_open(&s, tmpdir), 0);
+	store_set_limits(s, &lim);
+	CHECK_EQ_INT(store_host(s, "ret", &h, &cut), 0);
+	CHECK_EQ_INT(store_stream_counter(h, sid1, 1), 0);
+	fill(s, h, sid1, 0, 3000);
+	size_t before = count_segments("ret");
+	CHECK(before >= 5);
+	/* Not while something is pending. */
+	CHECK_EQ_INT(append_kernel(h, sid1, 3000), 1);
+	CHECK_EQ_INT(store_retention(s, now), 0);
+	CHECK_EQ_INT(count_segments("ret"), before);
+	CHECK_EQ_INT(store_commit(s), 0);
+	CHECK_EQ_INT(store_retention(s, now), 0);
+	size_t after = count_segments("ret");
+	CHECK(after < before && after >= 3);
+	CHECK(last_retention("ret", sid1, first, last, reason));
+	CHECK(strcmp(first, "0") == 0);
+	CHECK(strcmp(reason, "host_max_size") == 0);
+	uint64_t hi1 = strtoull(last, NULL, 10);
+	CHECK(hi1 > 0 && hi1 < 3000);
+	/* Kept: everything after the removed range, from its next seq on. */
+	check_verify_ok("ret");
+	/* The report names the cause of what is missing. */
+	gaps_of("ret", report, sizeof(report));
+	CHECK(strstr(report, "retention") != NULL);
+	CHECK(strstr(report, "unknown") == NULL);
+	if (strstr(report, "unknown"))
+		fputs(report, stderr);
+	/* Soon after, with nothing sealed: nothing to do. */
+	CHECK_EQ_INT(store_retention(s, now + 1), 0);
+	CHECK_EQ_INT(count_segments("ret"), after);
+
+	/* More records, another removal: its claim includes the first one's. */
+	fill(s, h, sid1, 3001, 5000);
+	CHECK_EQ_INT(store_retention(s, now + 2), 0);
+	CHECK(last_retention("ret", sid1, first, last, reason));
+	CHECK(strcmp(first, "0") == 0);
+	CHECK(strtoull(last, NULL, 10) > hi1);
+	check_verify_ok("ret");
+	gaps_of("ret", report, sizeof(report));
+	CHECK(strstr(report, "unknown") == NULL);
+	/* The marks survive the removal of the segments that held the records. */
+	store_free(s);
+	CHECK_EQ_INT(store_open(&s, tmpdir), 0);
+	CHECK_EQ_INT(store_host(s, "ret", &h, &cut), 0);
+	CHECK_EQ_INT(store_stream_hwm(h, sid1), 5000);
+	CHECK_EQ_INT(append(h, sid1, 10), 0);
+
+	/* Age: every sealed segment last written long ago goes, the active one stays. */
+	struct store_limits age = { .segment_size = 64 << 10, .max_age_usec = UINT64_C(86400000000) };
+	store_set_limits(s, &age);
+	age_segments("ret");
+	CHECK_EQ_INT(store_retention(s, now + 3), 0);
+	CHECK_EQ_INT(count_segments("ret"), 1);
+	CHECK(last_retention("ret", sid1, first, last, reason));
+	CHECK(strcmp(reason, "max_age") == 0);
+	check_verify_ok("ret");
+
+	/* Global size: the host whose oldest segment is oldest gives first. */
+	struct store_limits glob = { .segment_size = 64 << 10, .max_size = 300 << 10 };
+	store_set_limits(s, &glob);
+	CHECK_EQ_INT(store_host(s, "ret2", &h2, &cut), 0);
+	CHECK_EQ_INT(store_stream_counter(h2, sid2, 1), 0);
+	fill(s, h2, sid2, 0, 3000);
+	fill(s, h, sid1, 5000, 7000);
+	age_segments("ret2");
+	CHECK_EQ_INT(store_retention(s, now + 4), 0);
+	CHECK(last_retention("ret2", sid2, first, last, reason));
+	CHECK(strcmp(reason, "max_size") == 0);
+	check_verify_ok("ret");
+	check_verify_ok("ret2");
+	store_free(s);
+}
+
 int main(void)
 {
 	const char *base = getenv("TMPDIR");
@@ -360,6 +756,9 @@ int main(void)
 	test_counter();
 	test_append();
 	test_recovery();
+	test_rotation();
+	test_torn_every_offset();
+	test_retention();
 	CHECK_EQ_INT(nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
 	return CHECK_DONE();
 }

@@ -83,8 +83,10 @@ int agent_conf_load(struct agent_conf *c, const char *path, const char **err)
 {
 	static char oom[] = "out of memory";
 	memset(c, 0, sizeof(*c));
+	c->path = path;
 	c->private_key_file = KS_SYSCONFDIR "/shipper.key";
 	c->state_dir = KS_SPOOL_DIR;
+	c->user = "kmsg-shipper";
 	c->kmsg_path = "/dev/kmsg";
 	c->spool_max = 64ull << 20;
 	c->spool_segment = 4ull << 20;
@@ -111,6 +113,7 @@ int agent_conf_load(struct agent_conf *c, const char *path, const char **err)
 		struct cfg *g = c->cfg;
 		r |= cfg_string(g, "private_key_file", false, &c->private_key_file);
 		r |= cfg_string(g, "state_dir", false, &c->state_dir);
+		r |= cfg_string(g, "user", false, &c->user);
 		r |= cfg_enum(g, "log_level", false, log_level_names, &level);
 		r |= cfg_string(g, "kmsg.path", false, &c->kmsg_path);
 		static const char *const froms[] = { "boot", "now", NULL };

@@ -12,9 +12,11 @@
 #define AGENT_MAX_COLLECTORS 16
 
 struct agent_conf {
-	struct cfg *cfg; /* owns the strings below */
+	struct cfg *cfg;  /* owns the strings below */
+	const char *path; /* the file loaded (the caller's string) */
 	const char *private_key_file;
 	const char *state_dir;
+	const char *user; /* started as root: the user to become after the privileged opens */
 	const char *kmsg_path;
 	bool kmsg_from_now; /* no cursor for this boot: start after the last record */
 	int log_level;

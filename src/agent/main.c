@@ -19,15 +19,23 @@
 #include "jsource.h"
 #include "key.h"
 #include "log.h"
+#include "notify.h"
 #include "loop.h"
 #include "pstore.h"
+#include "sandbox.h"
+#include "status.h"
 #include "spool.h"
 #include "source.h"
 #include "stream.h"
 #include "uplink.h"
 
 struct agent {
-	struct agent_conf conf;
+	struct agent_conf conf; /* as started: what needs a restart comes from here */
+	/* The newest configuration a SIGHUP loaded (NULL: none yet): the
+	 * collector list, network timings and log level come from it. */
+	struct agent_conf *live;
+	const char *conf_path;
+	bool debug;
 	struct loop *loop;
 	struct source *src;
 	struct spool *q;
@@ -43,6 +51,7 @@ struct agent {
 	struct stream st;
 	uint8_t boot_id[16];
 	uint64_t spool_errors;
+	int degraded;		   /* the spool's condition last logged (spool_degraded) */
 	uint64_t stop_deadline_ms; /* stopping: wait for acks until then */
 };
 
@@ -76,6 +85,21 @@ static int check_spool(const char *dir)
 	return r;
 }
 
+/* Log the spool's disk condition when it changes (STATUS shows it too). */
+static void check_degraded(struct agent *a)
+{
+	int d = spool_degraded(a->q);
+	if (d == a->degraded)
+		return;
+	if (d)
+		log_err("spool: cannot write (%s); keeping the newest records in memory, retrying every "
+			"second",
+			strerror(-d));
+	else
+		log_notice("spool: writing to disk again");
+	a->degraded = d;
+}
+
 static int on_record(struct record *rec, void *data)
 {
 	struct agent *a = data;
@@ -83,6 +107,7 @@ static int on_record(struct record *rec, void *data)
 	/* Not kept at all (never for a valid record): count, say it once. */
 	if (r < 0 && a->spool_errors++ == 0)
 		log_err("spool record: %s; such records are lost and counted", strerror(-r));
+	check_degraded(a);
 	return 0;
 }
 
@@ -105,8 +130,9 @@ static void on_sync(struct loop *l, struct loop_timer *t, void *data)
 	struct agent *a = data;
 	a->sync_timer = NULL;
 	int r = spool_sync(a->q);
-	if (r < 0)
+	if (r < 0 && !spool_degraded(a->q))
 		log_warn("spool: sync: %s", strerror(-r));
+	check_degraded(a);
 	save_journal_cursor(a);
 	uplink_pump(a->up); /* gap records the sync wrote */
 	schedule_sync(a);
@@ -205,6 +231,7 @@ static int open_spool(struct agent *a)
 			 (unsigned long long)loss[i].count);
 	if ((r = spool_degraded(a->q)) < 0)
 		log_err("spool %s: cannot write (%s); keeping records in memory", dir, strerror(-r));
+	a->degraded = r;
 	return 0;
 }
 
@@ -214,8 +241,9 @@ static void sync_now(struct agent *a)
 	if (spool_synced_seq(a->q) >= spool_next_seq(a->q))
 		return;
 	int r = spool_sync(a->q);
-	if (r < 0)
+	if (r < 0 && !spool_degraded(a->q))
 		log_warn("spool: sync: %s", strerror(-r));
+	check_degraded(a);
 	save_journal_cursor(a);
 }
 
@@ -338,6 +366,91 @@ static void ship_pstore(struct agent *a)
 			 strerror(-st.remove_error));
 }
 
+/* uplink's view of a configuration. */
+static struct uplink_conf uplink_conf_of(const struct agent_conf *c)
+{
+	return (struct uplink_conf){
+		.targets = c->targets,
+		.ntargets = c->ntargets,
+		.backoff_max_ms = c->backoff_max_ms,
+		.connect_timeout_ms = c->connect_timeout_ms,
+		.heartbeat_ms = c->heartbeat_ms,
+		.session_max_ms = c->session_max_ms,
+	};
+}
+
+static bool str_differs(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+/* The settings a reload cannot apply: named once each, if they changed. */
+static void report_restart_needed(const struct agent_conf *o, const struct agent_conf *n)
+{
+	bool matches = o->njournal_matches != n->njournal_matches;
+	for (size_t i = 0; !matches && i < n->njournal_matches; i++)
+		matches = strcmp(o->journal_matches[i], n->journal_matches[i]) != 0;
+	const struct {
+		const char *name;
+		bool changed;
+	} c[] = {
+		{ "private_key_file", str_differs(o->private_key_file, n->private_key_file) },
+		{ "state_dir", str_differs(o->state_dir, n->state_dir) },
+		{ "user", str_differs(o->user, n->user) },
+		{ "kmsg.path", str_differs(o->kmsg_path, n->kmsg_path) },
+		{ "kmsg.from", o->kmsg_from_now != n->kmsg_from_now },
+		{ "spool.*", o->spool_max != n->spool_max || o->spool_segment != n->spool_segment ||
+				     o->spool_memory_max != n->spool_memory_max ||
+				     o->spool_sync_level != n->spool_sync_level ||
+				     o->spool_sync_records != n->spool_sync_records ||
+				     o->spool_sync_interval_ms != n->spool_sync_interval_ms },
+		{ "journal.*", o->journal_enable != n->journal_enable || matches ||
+				       o->journal_exclude_kernel != n->journal_exclude_kernel ||
+				       o->journal_from_now != n->journal_from_now ||
+				       o->journal_max_field != n->journal_max_field ||
+				       str_differs(o->journal_directory, n->journal_directory) },
+		{ "pstore.*", o->pstore_enable != n->pstore_enable ||
+				      str_differs(o->pstore_path, n->pstore_path) ||
+				      o->pstore_remove != n->pstore_remove },
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		if (c[i].changed)
+			log_warn("reload: %s changed: takes effect at the next restart", c[i].name);
+}
+
+/*
+ * SIGHUP: reload the configuration file. Applied at once: log_level, the
+ * collector list and the network timings. Everything else is reported as
+ * needing a restart. A file that does not load changes nothing.
+ */
+static void on_reload(struct loop *l, int signo, void *data)
+{
+	struct agent *a = data;
+	notify_send("RELOADING=1");
+	struct agent_conf *n = calloc(1, sizeof(*n));
+	const char *err = NULL;
+	int r = n ? agent_conf_load(n, a->conf_path, &err) : -ENOMEM;
+	if (r < 0) {
+		log_err("reload: %s; keeping the running configuration", err ? err : strerror(-r));
+		if (n)
+			agent_conf_free(n);
+		free(n);
+		notify_send("READY=1");
+		return;
+	}
+	report_restart_needed(&a->conf, n);
+	log_set_level(a->debug ? LOG_DEBUG : n->log_level);
+	struct uplink_conf uc = uplink_conf_of(n);
+	uplink_set_conf(a->up, &uc);
+	if (a->live) {
+		agent_conf_free(a->live);
+		free(a->live);
+	}
+	a->live = n;
+	log_info("reloaded %s: %zu collector(s)", a->conf_path, n->ntargets);
+	notify_send("READY=1");
+}
+
 /* Stopping: leave once the collector holds everything, or at the deadline. */
 static void on_drain(struct loop *l, struct loop_timer *t, void *data)
 {
@@ -360,6 +473,7 @@ static void on_signal(struct loop *l, int signo, void *data)
 		return;
 	}
 	log_info("%s received, stopping", strsignal(signo));
+	agent_status_stopping();
 	agent_event(a, RECORD_EV_STOP, LOG_INFO, "kmsg-shipper stopping", NULL);
 	sync_now(a);
 	uplink_pump(a->up);
@@ -419,7 +533,7 @@ int main(int argc, char **argv)
 	if (spool_check_opt && spool_check_dir)
 		return check_spool(spool_check_dir);
 
-	struct agent a = { 0 };
+	struct agent a = { .conf_path = conf_path, .debug = debug };
 	const char *err = NULL;
 	int r = agent_conf_load(&a.conf, conf_path, &err);
 	if (r < 0) {
@@ -474,15 +588,8 @@ int main(int argc, char **argv)
 			log_err("start: %s", strerror(-r));
 		goto out;
 	}
-	struct uplink_conf uc = {
-		.targets = a.conf.targets,
-		.ntargets = a.conf.ntargets,
-		.priv = priv,
-		.backoff_max_ms = a.conf.backoff_max_ms,
-		.connect_timeout_ms = a.conf.connect_timeout_ms,
-		.heartbeat_ms = a.conf.heartbeat_ms,
-		.session_max_ms = a.conf.session_max_ms,
-	};
+	struct uplink_conf uc = uplink_conf_of(&a.conf);
+	uc.priv = priv;
 	r = uplink_new(&a.up, a.loop, &uc, a.q, &a.st);
 	sodium_memzero(priv, sizeof(priv));
 	if (r < 0) {
@@ -496,6 +603,7 @@ int main(int argc, char **argv)
 	source_set_position(a.src, &pos);
 	if ((r = loop_signal(a.loop, SIGTERM, on_signal, &a)) < 0 ||
 	    (r = loop_signal(a.loop, SIGINT, on_signal, &a)) < 0 ||
+	    (r = loop_signal(a.loop, SIGHUP, on_reload, &a)) < 0 ||
 	    (r = source_start(a.src, a.loop, on_record, on_flush, &a)) < 0) {
 		log_err("start: %s", strerror(-r));
 		goto out;
@@ -503,11 +611,21 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	start_events(&a, new_boot);
 	ship_pstore(&a);
+	/* Every privileged open (and pstore, whose files need root) is done:
+	 * drop for good before the first kernel record is parsed (sandbox.h). */
+	if ((r = agent_sandbox_enter(&a.conf)) < 0)
+		goto out;
 	if (a.js && (r = jsource_start(a.js, a.loop, on_record, on_journal_flush, &a)) < 0) {
 		log_err("journal: start: %s", strerror(-r));
 		goto out;
 	}
 	uplink_start(a.up);
+	/* READY=1 from the loop's first turn, then STATUS and WATCHDOG. */
+	struct agent_status as = { a.loop, &a.conf, a.src, a.js, a.q, a.up };
+	if ((r = agent_status_start(&as)) < 0) {
+		log_err("start: %s", strerror(-r));
+		goto out;
+	}
 	log_info("started: reading %s, stream %02x%02x%02x%02x..., %zu collector(s)", a.conf.kmsg_path,
 		 a.st.id[0], a.st.id[1], a.st.id[2], a.st.id[3], a.conf.ntargets);
 	r = loop_run(a.loop);
@@ -533,6 +651,10 @@ out:
 	if (a.q && (r = spool_close(a.q)) < 0)
 		log_err("spool: close: %s", strerror(-r));
 	loop_free(a.loop);
+	if (a.live) {
+		agent_conf_free(a.live);
+		free(a.live);
+	}
 	agent_conf_free(&a.conf);
 	return ret;
 }

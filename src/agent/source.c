@@ -419,8 +419,10 @@ static void on_timer(struct loop *l, struct loop_timer *t, void *data)
 		fail(s, r);
 		return;
 	}
-	/* A regular file is followed like tail -f. */
-	if ((r = loop_timer_add(l, r == SOURCE_BURST ? 0 : SOURCE_FILE_POLL_MS, on_timer, s, NULL)) < 0)
+	/* A regular file is followed like tail -f: at once while there is
+	 * more to read (a full burst; a burst may end past SOURCE_BURST, as
+	 * a read's whole buffer is handed on), else after the poll interval. */
+	if ((r = loop_timer_add(l, r >= SOURCE_BURST ? 0 : SOURCE_FILE_POLL_MS, on_timer, s, NULL)) < 0)
 		fail(s, r);
 }
 

@@ -3,6 +3,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -15,9 +16,9 @@
 #include "frame.h"
 #include "hostinfo.h"
 #include "log.h"
-#include "mac1.h"
 #include "noise.h"
 #include "proto.h"
+#include "session.h"
 #include "uplink.h"
 
 /* Batches are built only while less than this is waiting in the socket
@@ -43,7 +44,10 @@ struct uplink {
 
 	enum uplink_state state;
 	int fd;
-	size_t target;
+	size_t target;	 /* index into conf.targets of the current attempt */
+	unsigned addr;	 /* which of the target's resolved addresses */
+	unsigned naddrs; /* how many it resolved to at the last attempt */
+	bool acked_once; /* this session got an ACK: the collector works */
 	uint64_t backoff_ms;
 	struct loop_timer *retry;
 	struct loop_timer *tick;
@@ -57,7 +61,12 @@ struct uplink {
 
 	uint64_t send_next; /* next stream seq to send */
 	uint64_t acked;	    /* collector's high-water mark */
-	uint64_t since_ms;  /* state entered */
+	/* The highest mark any collector acknowledged since the agent
+	 * started, and which one: with failover, records below it are held
+	 * by that collector and are not sent to another (7.3). */
+	uint64_t acked_max;
+	size_t acked_max_target;
+	uint64_t since_ms; /* state entered */
 	uint64_t last_rx_ms;
 	uint64_t last_tx_ms;
 	int heartbeat_out;
@@ -65,7 +74,9 @@ struct uplink {
 	struct uplink_stats stats;
 };
 
-static void schedule_retry(struct uplink *u);
+static void schedule_retry(struct uplink *u, uint64_t extra_ms);
+static int put_transport(struct uplink *u, const uint8_t *p, size_t plen);
+static int flush_wbuf(struct uplink *u);
 static void on_io(struct loop *l, int fd, uint32_t events, void *data);
 
 static const char *target_name(const struct uplink *u)
@@ -93,18 +104,62 @@ static void drop_connection(struct uplink *u, const char *why)
 	u->stats.connected = 0;
 }
 
-/* A failed attempt moves on to the next collector in the list; a full
- * round of failures doubles the delay up to the cap, with jitter. */
-static void fail(struct uplink *u, const char *why)
+/*
+ * The failover rules (docs/PROTOCOL.md 7.1):
+ * - Every series of attempts goes through the configured list in order,
+ *   from the first collector; within a collector, through the addresses
+ *   its name resolves to (resolved again at each attempt).
+ * - A failed attempt (connect, handshake, or a session that ends before
+ *   its first ACK) moves on at once to the next address or collector.
+ *   After a whole round of failures the wait doubles, from
+ *   UPLINK_BACKOFF_MIN_MS up to backoff_max, with jitter (half to all of it).
+ * - A session that worked (it got an ACK) and then broke starts the next
+ *   series from the first collector after a short random delay
+ *   (under UPLINK_BACKOFF_MIN_MS), with the backoff reset.
+ * - A session ended on purpose (lifetime, failback) starts the next
+ *   series at once, from the first collector: that is the failback.
+ */
+static void next_target(struct uplink *u)
 {
-	drop_connection(u, why);
+	u->addr = 0;
 	u->target = (u->target + 1) % u->conf.ntargets;
 	if (u->target == 0) {
 		u->backoff_ms = u->backoff_ms ? u->backoff_ms * 2 : UPLINK_BACKOFF_MIN_MS;
 		if (u->backoff_ms > u->conf.backoff_max_ms)
 			u->backoff_ms = u->conf.backoff_max_ms;
 	}
-	schedule_retry(u);
+}
+
+static void fail(struct uplink *u, const char *why)
+{
+	bool worked = u->state == UP_READY && u->acked_once;
+	bool connecting = u->state == UP_CONNECTING;
+	drop_connection(u, why);
+	if (worked) {
+		u->target = 0;
+		u->addr = 0;
+		u->backoff_ms = 0;
+		schedule_retry(u, randombytes_uniform(UPLINK_BACKOFF_MIN_MS));
+		return;
+	}
+	if (connecting && u->addr + 1 < u->naddrs)
+		u->addr++; /* the same collector at its next address */
+	else
+		next_target(u);
+	schedule_retry(u, 0);
+}
+
+/* End a healthy session on purpose and start over from the first collector. */
+static void rotate(struct uplink *u, uint8_t reason)
+{
+	uint8_t bye[PROTO_CLOSE_LEN] = { PROTO_MSG_CLOSE, reason };
+	if (put_transport(u, bye, sizeof(bye)) == 0)
+		(void)flush_wbuf(u);
+	drop_connection(u, NULL);
+	u->target = 0;
+	u->addr = 0;
+	u->backoff_ms = 0;
+	schedule_retry(u, 0);
 }
 
 static int flush_wbuf(struct uplink *u)
@@ -200,37 +255,24 @@ void uplink_pump(struct uplink *u)
 static int send_msg1(struct uplink *u)
 {
 	const struct uplink_target *t = &u->conf.targets[u->target];
-	uint64_t counter;
-	int r = stream_next_counter(u->st, &counter);
+	struct session_hello h;
+	int r = stream_next_counter(u->st, &h.counter);
 	if (r < 0) {
 		log_err("persist handshake counter: %s", strerror(-r));
 		return r;
 	}
-	uint8_t hello[PROTO_HELLO_MAX];
 	char host[PROTO_HOSTNAME_MAX + 1];
-	size_t hlen = hostinfo_hostname(host, sizeof(host));
-	hello[0] = PROTO_VERSION;
-	hello[1] = 0;
-	put_be64(hello + 2, counter);
-	memcpy(hello + 10, u->st->id, PROTO_STREAM_ID_LEN);
-	hostinfo_machine_id(hello + 26);
-	hello[42] = (uint8_t)hlen;
-	memcpy(hello + PROTO_HELLO_FIXED, host, hlen);
-
-	r = noise_handshake_init(&u->hs, true, (const uint8_t *)PROTO_PROLOGUE, PROTO_PROLOGUE_LEN, u->priv,
-				 t->pub);
-	if (r < 0)
-		return r;
-	uint8_t *m = u->wbuf + FRAME_HDR;
-	int n = noise_write_msg1(&u->hs, hello, PROTO_HELLO_FIXED + hlen, m, UPLINK_WBUF_CAP - FRAME_HDR);
+	hostinfo_hostname(host, sizeof(host));
+	h.hostname = host;
+	memcpy(h.stream_id, u->st->id, PROTO_STREAM_ID_LEN);
+	hostinfo_machine_id(h.machine_id);
+	int n = session_write_msg1(&u->hs, u->priv, t->pub, &h, u->wbuf + FRAME_HDR,
+				   UPLINK_WBUF_CAP - FRAME_HDR);
 	if (n < 0)
 		return n;
-	uint8_t key[MAC1_KEY_LEN];
-	mac1_key(key, t->pub);
-	mac1_compute(m + n, key, m, (size_t)n);
-	frame_put_header(u->wbuf, (size_t)n + MAC1_LEN);
+	frame_put_header(u->wbuf, (size_t)n);
 	u->woff = 0;
-	u->wlen = FRAME_HDR + (size_t)n + MAC1_LEN;
+	u->wlen = FRAME_HDR + (size_t)n;
 	u->state = UP_HANDSHAKE;
 	u->since_ms = loop_now_ms(u->loop);
 	return flush_wbuf(u);
@@ -246,28 +288,36 @@ static void ack(struct uplink *u, uint64_t hwm)
 
 static int handle_msg2(struct uplink *u, const uint8_t *msg, size_t len)
 {
-	uint8_t welcome[PROTO_WELCOME_LEN];
-	int n = noise_read_msg2(&u->hs, msg, len, welcome, sizeof(welcome));
-	if (n < 0)
-		return n;
-	if (n != PROTO_WELCOME_LEN || welcome[0] != PROTO_VERSION)
-		return -EPROTO;
-	int r = noise_split(&u->hs, &u->tx, &u->rx);
+	uint64_t hwm;
+	int r = session_read_msg2(&u->hs, msg, len, spool_next_seq(u->q), &u->tx, &u->rx, &hwm);
 	if (r < 0)
 		return r;
-	uint64_t hwm = get_be64(welcome + 1);
-	if (hwm > spool_next_seq(u->q)) {
-		log_err("collector %s claims records up to %llu of this stream, only %llu exist",
-			target_name(u), (unsigned long long)hwm, (unsigned long long)spool_next_seq(u->q));
-		return -EPROTO;
+	uint64_t from = hwm;
+	if (u->acked_max > hwm && u->acked_max_target != u->target) {
+		/* Another collector holds hwm .. acked_max - 1: this one
+		 * stores them as a stream-jump gap; their union is complete. */
+		log_info("collector %s has this stream up to %llu; up to %llu it is with collector %s: "
+			 "continuing from there",
+			 target_name(u), (unsigned long long)hwm, (unsigned long long)u->acked_max,
+			 u->acked_max_target < u->conf.ntargets ? u->conf.targets[u->acked_max_target].host
+								: "(no longer configured)");
+		from = u->acked_max;
+	} else if (u->acked_max > hwm) {
+		log_warn("collector %s acknowledged this stream up to %llu, now says %llu: it lost records; "
+			 "resending what the spool still holds",
+			 target_name(u), (unsigned long long)u->acked_max, (unsigned long long)hwm);
 	}
 	ack(u, hwm);
+	if (hwm > u->acked_max) {
+		u->acked_max = hwm;
+		u->acked_max_target = u->target;
+	}
 	u->acked = hwm;
 	u->stats.acked_hwm = hwm;
-	u->send_next = hwm;
+	u->send_next = from;
 	u->state = UP_READY;
 	u->since_ms = loop_now_ms(u->loop);
-	u->backoff_ms = 0;
+	u->acked_once = false;
 	u->stats.sessions++;
 	u->stats.connected = 1;
 	u->stats.target = u->target;
@@ -278,29 +328,23 @@ static int handle_msg2(struct uplink *u, const uint8_t *msg, size_t len)
 
 static int handle_transport(struct uplink *u, const uint8_t *msg, size_t len)
 {
-	int n = noise_decrypt(&u->rx, msg, len, u->plain, PROTO_PLAIN_MAX);
-	if (n < 0)
-		return n;
-	if (n < 1)
-		return -EPROTO;
-	switch (u->plain[0]) {
-	case PROTO_MSG_ACK: {
-		if (n != PROTO_ACK_LEN)
-			return -EPROTO;
-		uint64_t hwm = get_be64(u->plain + 1);
-		if (hwm < u->acked || hwm > u->send_next)
-			return -EPROTO;
-		ack(u, hwm);
-		u->acked = hwm;
-		u->stats.acked_hwm = hwm;
-		u->heartbeat_out = 0;
-		return send_batches(u);
+	uint64_t hwm;
+	int r = session_read_transport(&u->rx, msg, len, u->acked, u->send_next, u->plain, &hwm);
+	if (r < 0)
+		return r;
+	/* PROTO_MSG_ACK: the collector works; a later break starts over
+	 * from the first collector without backoff. */
+	ack(u, hwm);
+	if (hwm > u->acked_max) {
+		u->acked_max = hwm;
+		u->acked_max_target = u->target;
 	}
-	case PROTO_MSG_CLOSE:
-		return n == PROTO_CLOSE_LEN ? -ECONNRESET : -EPROTO;
-	default:
-		return -EPROTO;
-	}
+	u->acked = hwm;
+	u->stats.acked_hwm = hwm;
+	u->heartbeat_out = 0;
+	u->acked_once = true;
+	u->backoff_ms = 0;
+	return send_batches(u);
 }
 
 static void on_readable(struct uplink *u)
@@ -332,7 +376,11 @@ static void on_readable(struct uplink *u)
 				break;
 		}
 		if (r < 0) {
-			fail(u, r == -EBADMSG	   ? "authentication failed"
+			bool hs = u->state == UP_HANDSHAKE;
+			fail(u, r == -EBADMSG ? "authentication failed"
+				: r == -EPROTO && hs
+					? "malformed msg2, or a high-water mark above this stream's "
+					  "records"
 				: r == -EPROTO	   ? "protocol violation"
 				: r == -ECONNRESET ? "session closed by collector"
 						   : strerror(-r));
@@ -382,10 +430,17 @@ static int connect_target(struct uplink *u)
 	int g = getaddrinfo(t->host, t->port, &hints, &ai);
 	if (g != 0) {
 		log_warn("collector %s port %s: %s", t->host, t->port, gai_strerror(g));
+		u->naddrs = 0;
 		return -EHOSTUNREACH;
 	}
+	/* Addresses u->addr and on, in the resolver's order: an address
+	 * whose connect fails at once is skipped here, one that fails later
+	 * (refused, timed out) makes fail() come back with the next. */
+	unsigned i = 0;
 	int r = -EHOSTUNREACH;
-	for (struct addrinfo *a = ai; a; a = a->ai_next) {
+	for (struct addrinfo *a = ai; a; a = a->ai_next, i++) {
+		if (i < u->addr || u->fd >= 0)
+			continue;
 		int fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0) {
 			r = -errno;
@@ -402,11 +457,12 @@ static int connect_target(struct uplink *u)
 		r = loop_add_fd(u->loop, fd, EPOLLIN | EPOLLOUT, on_io, u);
 		if (r < 0) {
 			close(fd);
-			break;
+			continue;
 		}
 		u->fd = fd;
-		break;
+		u->addr = i;
 	}
+	u->naddrs = i;
 	freeaddrinfo(ai);
 	if (u->fd < 0)
 		return r;
@@ -424,17 +480,18 @@ static void on_retry(struct loop *l, struct loop_timer *t, void *data)
 	u->retry = NULL;
 	int r = connect_target(u);
 	if (r < 0)
-		fail(u, strerror(-r));
+		fail(u, strerror(-r)); /* not connecting: the next collector */
 }
 
-static void schedule_retry(struct uplink *u)
+/* The next attempt after the backoff (with jitter: half to all of it) plus extra_ms. */
+static void schedule_retry(struct uplink *u, uint64_t extra_ms)
 {
 	uint64_t d = u->backoff_ms;
 	if (d > 0)
 		d = d / 2 + randombytes_uniform((uint32_t)(d / 2 + 1));
 	if (u->retry)
 		loop_timer_cancel(u->loop, u->retry);
-	if (loop_timer_add(u->loop, d, on_retry, u, &u->retry) < 0)
+	if (loop_timer_add(u->loop, d + extra_ms, on_retry, u, &u->retry) < 0)
 		u->retry = NULL;
 }
 
@@ -453,14 +510,16 @@ static void on_tick(struct loop *l, struct loop_timer *t, void *data)
 			fail(u, "no answer from collector");
 		} else if (now - u->since_ms + UPLINK_TICK_MS > u->conf.session_max_ms) {
 			/* Checked once a tick: end it one tick early rather
-			 * than let it run past the limit. */
-			/* A new session: fresh keys, nonces from zero. */
-			uint8_t bye[PROTO_CLOSE_LEN] = { PROTO_MSG_CLOSE, PROTO_CLOSE_LIFETIME };
-			if (put_transport(u, bye, sizeof(bye)) == 0)
-				(void)flush_wbuf(u);
-			drop_connection(u, NULL);
-			u->backoff_ms = 0;
-			schedule_retry(u);
+			 * than let it run past the limit. A new session: fresh
+			 * keys, nonces from zero (the old keys are wiped). */
+			log_info("collector %s: session lifetime reached; new session", target_name(u));
+			rotate(u, PROTO_CLOSE_LIFETIME);
+		} else if (u->target > 0 && now - u->since_ms >= u->conf.backoff_max_ms) {
+			/* On a fallback collector: try the list from the top
+			 * again every backoff_max (failback). */
+			log_info("collector %s is not the first in the list; trying the list from the top",
+				 target_name(u));
+			rotate(u, PROTO_CLOSE_FAILBACK);
 		} else if (now - u->last_rx_ms > u->conf.heartbeat_ms && !u->heartbeat_out) {
 			uint8_t hb = PROTO_MSG_HEARTBEAT;
 			int r = put_transport(u, &hb, 1);
@@ -506,7 +565,7 @@ int uplink_new(struct uplink **ret, struct loop *l, const struct uplink_conf *c,
 
 void uplink_start(struct uplink *u)
 {
-	schedule_retry(u);
+	schedule_retry(u, 0);
 	if (loop_timer_add(u->loop, UPLINK_TICK_MS, on_tick, u, &u->tick) < 0)
 		u->tick = NULL;
 }
@@ -514,6 +573,8 @@ void uplink_start(struct uplink *u)
 void uplink_get_stats(const struct uplink *u, struct uplink_stats *st)
 {
 	*st = u->stats;
+	st->host = u->conf.targets[u->target].host;
+	st->port = u->conf.targets[u->target].port;
 }
 
 void uplink_free(struct uplink *u)
@@ -534,4 +595,42 @@ void uplink_free(struct uplink *u)
 	free(u->wbuf);
 	free(u->plain);
 	free(u);
+}
+
+static bool same_target(const struct uplink_target *a, const struct uplink_target *b)
+{
+	return strcmp(a->host, b->host) == 0 && strcmp(a->port, b->port) == 0 &&
+	       sodium_memcmp(a->pub, b->pub, sizeof(a->pub)) == 0;
+}
+
+void uplink_set_conf(struct uplink *u, const struct uplink_conf *c)
+{
+	const struct uplink_target *old = u->conf.targets;
+	bool keep = u->target < c->ntargets && same_target(&old[u->target], &c->targets[u->target]);
+	/* Which collector holds acked_max, in the new list (none: another
+	 * collector than any of them, which is what the rule needs). */
+	size_t held = SIZE_MAX;
+	for (size_t i = 0; u->acked_max_target < u->conf.ntargets && i < c->ntargets; i++)
+		if (same_target(&old[u->acked_max_target], &c->targets[i]))
+			held = i;
+	u->acked_max_target = held;
+	u->conf.targets = c->targets;
+	u->conf.ntargets = c->ntargets;
+	u->conf.backoff_max_ms = c->backoff_max_ms;
+	u->conf.connect_timeout_ms = c->connect_timeout_ms;
+	u->conf.heartbeat_ms = c->heartbeat_ms;
+	u->conf.session_max_ms = c->session_max_ms;
+	if (keep)
+		return;
+	/* The collector in use moved or left the list: start over from the
+	 * new list's first. */
+	if (u->state == UP_READY) {
+		rotate(u, PROTO_CLOSE_FAILBACK);
+		return;
+	}
+	drop_connection(u, NULL);
+	u->target = 0;
+	u->addr = 0;
+	u->backoff_ms = 0;
+	schedule_retry(u, 0);
 }

@@ -41,6 +41,10 @@ struct uplink_stats {
 	uint64_t acked_hwm;
 	int connected;
 	size_t target;
+	/* The collector of the current (or next) attempt; valid until the next
+	 * uplink_set_conf. */
+	const char *host;
+	const char *port;
 };
 
 __attribute__((warn_unused_result)) int uplink_new(struct uplink **ret, struct loop *l,
@@ -51,5 +55,13 @@ void uplink_start(struct uplink *u);
 /* New records were spooled: send what the window allows. */
 void uplink_pump(struct uplink *u);
 void uplink_get_stats(const struct uplink *u, struct uplink_stats *st);
+/*
+ * A reloaded configuration: the collector list and the timings (priv is
+ * ignored: a new key needs a restart). c->targets must stay valid until
+ * the next uplink_set_conf or uplink_free. A session with a collector that
+ * is still at the same place in the list goes on; otherwise the agent
+ * starts over from the new list's first collector.
+ */
+void uplink_set_conf(struct uplink *u, const struct uplink_conf *c);
 /* Send CLOSE if connected (best effort) and free. */
 void uplink_free(struct uplink *u);

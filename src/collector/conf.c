@@ -173,6 +173,7 @@ int collector_conf_load(struct collector_conf *c, const char *path, const char *
 	memset(c, 0, sizeof(*c));
 	c->private_key_file = KS_SYSCONFDIR "/collector.key";
 	c->state_dir = KS_STATE_DIR;
+	c->user = "kmsg-collector";
 	c->handshake_timeout_ms = 5000;
 	c->idle_timeout_ms = 120000;
 	c->max_connections = 16384;
@@ -181,6 +182,8 @@ int collector_conf_load(struct collector_conf *c, const char *path, const char *
 	c->addr_handshake_rate = 20;
 	c->addr_handshake_burst = 40;
 	c->addr_table = 65536;
+	c->store.segment_size = STORE_SEGMENT_SIZE_DEFAULT;
+	unsigned long long seg = c->store.segment_size, max_size = 0, host_max = 0, max_age_ms = 0;
 	int level = 3;
 
 	int r = cfg_load(&c->cfg, path);
@@ -192,6 +195,7 @@ int collector_conf_load(struct collector_conf *c, const char *path, const char *
 		struct cfg *g = c->cfg;
 		r |= cfg_string(g, "private_key_file", false, &c->private_key_file);
 		r |= cfg_string(g, "state_dir", false, &c->state_dir);
+		r |= cfg_string(g, "user", false, &c->user);
 		r |= cfg_enum(g, "log_level", false, log_level_names, &level);
 		r |= cfg_duration_ms(g, "network.handshake_timeout", false, 100, 60000,
 				     &c->handshake_timeout_ms);
@@ -204,6 +208,15 @@ int collector_conf_load(struct collector_conf *c, const char *path, const char *
 			     &c->addr_handshake_burst);
 		r |= cfg_int(g, "limits.address_table", false, 64, 1 << 24, &c->addr_table);
 		r |= cfg_string(g, "clients_dir", false, &c->clients_dir);
+		/* Retention is off unless configured; 0 also means no limit. */
+		r |= cfg_size(g, "store.segment_size", false, 64ULL << 10, 1ULL << 40, &seg);
+		r |= cfg_size(g, "store.max_size", false, 0, 1ULL << 60, &max_size);
+		r |= cfg_size(g, "store.host_max_size", false, 0, 1ULL << 60, &host_max);
+		r |= cfg_duration_ms(g, "store.max_age", false, 60000, 3650ULL * 86400000, &max_age_ms);
+		c->store.segment_size = seg;
+		c->store.max_size = max_size;
+		c->store.host_max_size = host_max;
+		c->store.max_age_usec = max_age_ms * 1000;
 		if (r == 0)
 			r = load_listen(c);
 		if (r == 0)

@@ -8,11 +8,12 @@
  *   h=HOST;o=OFFSET;s=STREAM_ID;q=STREAM_SEQ
  *
  *   h  the host (its directory name in the store)
- *   o  the entry's byte offset in the host's journal, decimal
+ *   o  the entry's logical position in the host's journal (docs/STORE.md:
+ *      segment base + offset in the segment file), decimal
  *   s  the agent's stream id, 32 lower-case hex digits
  *   q  the record's stream sequence number, decimal
  *
- * o locates the entry in store format 0; s and q identify the record
+ * o locates the entry; s and q identify the record
  * independently of the file layout, and are checked against the entry
  * found at o so that a cursor never silently lands on another record.
  * (Collector records share the stream seq of their session; o tells

@@ -2,63 +2,100 @@
 #pragma once
 
 /*
- * One host's journal file (docs/STORE.md, format version 0):
+ * Reading one host's journal (docs/STORE.md, format 1): the segment
+ * files of its directory (segment.h) in order of their base, read
+ * read-only and sequentially, their sparse indexes (segindex.h) used to
+ * skip blocks that cannot hold a selected record.
  *
- *   file header, 16 bytes: magic "KSJRNL00", 8 bytes reserved (0)
- *   entries, each:
- *     u32 length L of the body
- *     body: u64 receive time (usec since the epoch, collector clock)
- *           16   stream id
- *           L-24 record encoding (record.h)
- *     16   checksum: BLAKE2b-128 over the length and the body
+ * An entry is named by its logical position (segment base + offset in the
+ * segment file): positions only grow, and stay valid when retention
+ * removes older segments. The reader works while the collector appends
+ * and rotates: an incomplete entry at the end reads as "no more for now",
+ * and new segments are picked up when the last one is read to its end.
  *
- * Append-only. A torn or damaged tail is cut off by journal_recover.
+ * The reader checks each entry it returns (length, checksum, record
+ * encoding); chain and record numbers are kmsgctl --verify's (verify.h).
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "record.h"
 
-#define JOURNAL_MAGIC "KSJRNL00"
-#define JOURNAL_HDR_LEN 16
-#define JOURNAL_ENTRY_OVERHEAD (4 + 8 + 16 + 16)
-
 struct journal_entry {
+	uint64_t recno;
 	uint64_t recv_usec;
 	const uint8_t *stream_id; /* 16 bytes */
 	struct record rec;
-	off_t offset; /* of the entry in the file */
+	off_t offset; /* logical position of the entry */
 };
 
-/* Encode an entry into out (cap >= len + JOURNAL_ENTRY_OVERHEAD). Returns its length. */
-size_t journal_encode(uint8_t *out, uint64_t recv_usec, const uint8_t stream_id[16], const uint8_t *rec,
-		      size_t len);
-
 /*
- * Sequential reader over a journal file opened read-only. Works while the
- * collector appends: an incomplete tail reads as "no more yet".
+ * What the caller will show at most: entries that cannot match are
+ * skipped, whole index blocks at a time (levels: bit l = level l; boot:
+ * only records of that boot id).
  */
+struct journal_select {
+	uint8_t levels;
+	bool has_since, has_until;
+	uint64_t since, until; /* realtime, usec, inclusive */
+	bool has_boot;
+	uint8_t boot[16];
+};
+
 struct journal_reader;
 
-__attribute__((warn_unused_result)) int journal_reader_open(struct journal_reader **ret, const char *path);
+/* The journal in the host directory dir. -ENOENT when it holds no segment yet. */
+__attribute__((warn_unused_result)) int journal_reader_open(struct journal_reader **ret, const char *dir);
 void journal_reader_free(struct journal_reader *r);
+
+/* From now on skip what sel rules out (NULL: nothing). */
+void journal_reader_select(struct journal_reader *r, const struct journal_select *sel);
+
 /*
- * Next entry: 1 and *e (valid until the next call), 0 at the current end,
- * -EBADMSG for a damaged entry at *e->offset (the reader stops there).
+ * Next entry: 1 and *e (valid until the next call), 0 at the current
+ * end, -EBADMSG for a damaged entry at e->offset (the reader stays there:
+ * it returns the same again), or -errno.
  */
 int journal_reader_next(struct journal_reader *r, struct journal_entry *e);
-/* Offset just after the last good entry returned. */
+
+/* Position just after the last entry returned (or the start). */
 off_t journal_reader_offset(const struct journal_reader *r);
 
 /*
- * Open path for appending (creating it with a header if new), scan it with
- * cb called on every good entry, and cut off anything after the last good
- * entry. *ret_cut receives the number of bytes cut. Returns the fd or -errno;
- * -EUCLEAN (file untouched) when more than one entry's worth of bytes
- * follows the last good entry: that is damage, not a torn append.
+ * Go on with the entry at position pos. -ESTALE when no segment holds pos
+ * (removed by retention, or never there).
  */
-typedef void (*journal_scan_fn)(const struct journal_entry *e, void *data);
-__attribute__((warn_unused_result)) int journal_recover(const char *path, journal_scan_fn cb, void *data,
-							off_t *ret_cut);
+__attribute__((warn_unused_result)) int journal_reader_seek(struct journal_reader *r, off_t pos);
+
+/*
+ * The entry at position pos, read on its own (the sequential reading is
+ * not disturbed). *ret is valid until the next call. -ESTALE (no such
+ * segment), -EBADMSG, -errno.
+ */
+__attribute__((warn_unused_result)) int journal_reader_read_at(struct journal_reader *r, off_t pos,
+							       struct journal_entry *ret);
+
+/*
+ * A position from which at least records entries follow that the
+ * selection does not rule out by the indexes (without reading the
+ * segments), at a block start: for -n. 1 when it is the journal's start
+ * (nothing before it), 0 otherwise.
+ */
+__attribute__((warn_unused_result)) int journal_reader_back(struct journal_reader *r, uint64_t records,
+							    off_t *ret);
+
+/*
+ * The boot ids of the journal's records (non-zero ones), in the order of
+ * their first record, from the indexes and a scan of what they do not
+ * cover: *ret (malloc'd, NULL when none) and *ret_n. -EBADMSG when an
+ * unindexed entry is damaged (*ret_at: its position; the boots before it
+ * are returned), -errno.
+ */
+__attribute__((warn_unused_result)) int journal_reader_boots(struct journal_reader *r, uint8_t (**ret)[16],
+							     size_t *ret_n, off_t *ret_at);
+
+/* First position of the journal (its oldest segment's first entry). */
+off_t journal_reader_start(const struct journal_reader *r);

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * kmsgctl: read the collector's per-host journals, journalctl style.
- * Options and the three things it does: print records (query.h, then
+ * Options and the four things it does: print records (query.h, then
  * output.h), list hosts or boots (summary.h), report completeness
- * (gaps.h). The store is opened read-only; nothing here writes to it.
+ * (gaps.h), verify integrity (verify.h). The store is opened read-only; nothing here writes to it.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,11 +22,12 @@
 #include "query.h"
 #include "summary.h"
 #include "timestamp.h"
+#include "verify.h"
 
 #define TIME_HELP \
 	"expected YYYY-MM-DD [HH:MM[:SS]], today, yesterday, now, @SECONDS or a relative time such as -1h"
 
-enum command { CMD_RECORDS, CMD_LIST_BOOTS, CMD_LIST_HOSTS, CMD_GAPS };
+enum command { CMD_RECORDS, CMD_LIST_BOOTS, CMD_LIST_HOSTS, CMD_GAPS, CMD_VERIFY };
 
 struct options {
 	const char *dir;
@@ -53,6 +54,8 @@ static void usage(FILE *f)
 	      "      --list-boots         list the boots of each host\n"
 	      "      --list-hosts         list the hosts: records, last seen, lag, session, gaps\n"
 	      "      --gaps               completeness report per host and boot (exit 1: something missing)\n"
+	      "      --verify             check checksums, hash chain, indexes and checkpoints (exit 1: "
+	      "damage)\n"
 	      "  -p, --priority LEVEL     show levels up to LEVEL, or FROM..TO (emerg..debug, 0..7)\n"
 	      "      --facility LIST      show these facilities (names or numbers, comma-separated; help)\n"
 	      "  -S, --since TIME         show records from TIME on\n"
@@ -109,6 +112,7 @@ enum {
 	OPT_LIST_BOOTS = 256,
 	OPT_LIST_HOSTS,
 	OPT_GAPS,
+	OPT_VERIFY,
 	OPT_FACILITY,
 	OPT_CASE,
 	OPT_CURSOR,
@@ -130,6 +134,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "list-boots", no_argument, NULL, OPT_LIST_BOOTS },
 		{ "list-hosts", no_argument, NULL, OPT_LIST_HOSTS },
 		{ "gaps", no_argument, NULL, OPT_GAPS },
+		{ "verify", no_argument, NULL, OPT_VERIFY },
 		{ "priority", required_argument, NULL, 'p' },
 		{ "facility", required_argument, NULL, OPT_FACILITY },
 		{ "since", required_argument, NULL, 'S' },
@@ -188,13 +193,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 		}
 		case OPT_LIST_BOOTS:
 		case OPT_LIST_HOSTS:
-		case OPT_GAPS: {
+		case OPT_GAPS:
+		case OPT_VERIFY: {
 			enum command cmd = c == OPT_LIST_BOOTS	 ? CMD_LIST_BOOTS
 					   : c == OPT_LIST_HOSTS ? CMD_LIST_HOSTS
-								 : CMD_GAPS;
+					   : c == OPT_GAPS	 ? CMD_GAPS
+								 : CMD_VERIFY;
 			if (o->cmd != CMD_RECORDS && o->cmd != cmd) {
-				fprintf(stderr, "kmsgctl: --list-boots, --list-hosts and --gaps exclude each "
-						"other\n");
+				fprintf(stderr,
+					"kmsgctl: --list-boots, --list-hosts, --gaps and --verify exclude "
+					"each other\n");
 				return -1;
 			}
 			o->cmd = cmd;
@@ -352,8 +360,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 	}
 	if (o->follow && o->cmd != CMD_RECORDS) {
 		fprintf(stderr,
-			"kmsgctl: --follow shows records; it does not go with --list-boots, --list-hosts "
-			"or --gaps\n");
+			"kmsgctl: --follow shows records; it does not go with --list-boots, --list-hosts, "
+			"--gaps or --verify\n");
 		return -1;
 	}
 	return 0;
@@ -374,28 +382,48 @@ static int print_refs(struct query *q, struct output *out, const struct options 
 		return -ENOMEM;
 	struct query_item it;
 	int r;
-	while ((r = query_next(q, &it)) == 1) {
-		struct ref x = { it.host, it.e->offset };
-		if (ring) {
-			if (cap == 0)
-				continue;
-			refs[(head + n) % cap] = x;
-			if (n < cap)
-				n++;
-			else
-				head = (head + 1) % cap;
-			continue;
-		}
-		if (n == cap) {
-			struct ref *nr = realloc(refs, 2 * cap * sizeof(*nr));
-			if (!nr) {
+	/* The last N of one host: start near the end by the index, and
+	 * further back (4 times as far each round) until N were found or the
+	 * whole journal was read. */
+	bool tail = ring && cap > 0 && !o->cursor;
+	uint64_t back = cap < 64 ? 256 : 4 * (uint64_t)cap;
+	for (;;) {
+		bool whole = true;
+		if (tail) {
+			int w = query_tail(q, back);
+			if (w < 0) {
 				free(refs);
-				return -ENOMEM;
+				return 0; /* reported */
 			}
-			refs = nr;
-			cap *= 2;
+			whole = w == 1;
 		}
-		refs[n++] = x;
+		n = head = 0;
+		while ((r = query_next(q, &it)) == 1) {
+			struct ref x = { it.host, it.e->offset };
+			if (ring) {
+				if (cap == 0)
+					continue;
+				refs[(head + n) % cap] = x;
+				if (n < cap)
+					n++;
+				else
+					head = (head + 1) % cap;
+				continue;
+			}
+			if (n == cap) {
+				struct ref *nr = realloc(refs, 2 * cap * sizeof(*nr));
+				if (!nr) {
+					free(refs);
+					return -ENOMEM;
+				}
+				refs = nr;
+				cap *= 2;
+			}
+			refs[n++] = x;
+		}
+		if (r != 0 || whole || n >= cap || back > UINT64_MAX / 4)
+			break;
+		back *= 4;
 	}
 	for (size_t k = 0; r == 0 && k < n; k++) {
 		size_t i = o->reverse ? n - 1 - k : k;
@@ -556,6 +584,49 @@ done:
 	return ret;
 }
 
+/* --verify: one line per host, OK or the first bad place; exit 1 on any damage. */
+static int show_verify(struct options *o)
+{
+	struct query *q = NULL;
+	int ret = 1;
+	if (query_open(&q, o->dir, o->hosts, o->nhosts, &o->filter) < 0)
+		goto done;
+	bool bad = query_failed(q);
+	for (size_t i = 0; i < query_nhosts(q); i++) {
+		const char *name = query_host_name(q, i);
+		struct verify_result v;
+		int r = verify_host(query_host_path(q, i), &v);
+		if (r < 0) {
+			printf("%s: FAILED: cannot read: %s\n", name, v.what);
+			bad = true;
+			continue;
+		}
+		if (v.problem == VERIFY_OK) {
+			printf("%s: OK: %llu records in %llu segment(s), %llu checkpoint(s) matched", name,
+			       (unsigned long long)v.records, (unsigned long long)v.segments,
+			       (unsigned long long)v.checkpoints);
+			if (v.tail_bytes)
+				printf("; %llu bytes of an incomplete last entry (a write in progress or a "
+				       "torn "
+				       "tail)",
+				       (unsigned long long)v.tail_bytes);
+			putchar('\n');
+			continue;
+		}
+		bad = true;
+		printf("%s: FAILED: %s at %s offset %llu", name, verify_problem_name(v.problem), v.file,
+		       (unsigned long long)v.offset);
+		if (v.has_recno)
+			printf(" (position %llu, record %llu)", (unsigned long long)v.position,
+			       (unsigned long long)v.recno);
+		printf(": %s\n", v.what);
+	}
+	ret = bad ? 1 : 0;
+done:
+	query_free(q);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = { .dir = KS_STATE_DIR, .lines = -1, .output = OUTPUT_SHORT };
@@ -571,7 +642,9 @@ int main(int argc, char **argv)
 	if (r != 0)
 		ret = r > 0 ? 0 : 1;
 	else
-		ret = o.cmd == CMD_RECORDS ? show_records(&o) : show_report(&o);
+		ret = o.cmd == CMD_RECORDS  ? show_records(&o)
+		      : o.cmd == CMD_VERIFY ? show_verify(&o)
+					    : show_report(&o);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "kmsgctl: write: %s\n", strerror(errno));
 		ret = 1;

@@ -16,6 +16,8 @@
 #include "key.h"
 #include "log.h"
 #include "loop.h"
+#include "notify.h"
+#include "sandbox.h"
 #include "server.h"
 #include "store.h"
 
@@ -40,8 +42,34 @@ struct collector {
 static void on_signal(struct loop *l, int signo, void *data)
 {
 	log_info("%s received, stopping", strsignal(signo));
-	sd_notify(0, "STOPPING=1");
+	notify_send("STOPPING=1");
 	loop_stop(l);
+}
+
+static bool str_differs(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+/* What a reload does not apply: named once each, if it changed. */
+static void report_restart_needed(const struct collector_conf *o, const struct collector_conf *n)
+{
+	bool listen = o->nlisten != n->nlisten;
+	for (size_t i = 0; !listen && i < n->nlisten; i++)
+		listen = str_differs(o->listen[i].address, n->listen[i].address) ||
+			 strcmp(o->listen[i].port, n->listen[i].port) != 0;
+	const struct {
+		const char *name;
+		bool changed;
+	} c[] = {
+		{ "private_key_file", str_differs(o->private_key_file, n->private_key_file) },
+		{ "state_dir", str_differs(o->state_dir, n->state_dir) },
+		{ "user", str_differs(o->user, n->user) },
+		{ "listen", listen },
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		if (c[i].changed)
+			log_warn("reload: %s changed: takes effect at the next restart", c[i].name);
 }
 
 /* SIGHUP: a new client list and limits, or the old ones if the file is bad. */
@@ -50,19 +78,58 @@ static void on_reload(struct loop *l, int signo, void *data)
 	struct collector *co = data;
 	struct collector_conf *next = &co->conf[!co->cur];
 	const char *err = NULL;
-	sd_notify(0, "RELOADING=1");
+	notify_send("RELOADING=1");
 	int r = collector_conf_load(next, co->conf_path, &err);
 	if (r < 0) {
 		log_err("reload: %s; keeping the previous configuration", err ? err : strerror(-r));
 		collector_conf_free(next);
 	} else {
+		report_restart_needed(&co->conf[co->cur], next);
 		server_set_conf(co->sv, next);
 		log_set_level(next->log_level);
 		collector_conf_free(&co->conf[co->cur]);
 		co->cur = !co->cur;
 		log_info("reloaded %s: %zu client(s)", co->conf_path, next->nclients);
 	}
-	sd_notify(0, "READY=1");
+	notify_send("READY=1");
+}
+
+/* WATCHDOG_USEC set: "WATCHDOG=1" at half of it, from the loop, so a
+ * stuck loop stops the pings and systemd restarts the collector. */
+static void on_watchdog(struct loop *l, struct loop_timer *t, void *data)
+{
+	notify_send("WATCHDOG=1");
+	if (loop_timer_add(l, notify_watchdog_usec() / 2000, on_watchdog, NULL, NULL) < 0)
+		log_warn("watchdog timer: out of memory; the service manager will restart the collector");
+}
+
+/*
+ * systemd's listening sockets if it passed any (socket activation:
+ * kmsg-collector.socket), else the addresses of the configuration.
+ */
+static int start_listening(struct server *sv, const char *conf_path)
+{
+	int n = sd_listen_fds(1);
+	if (n < 0) {
+		log_err("socket activation: %s", strerror(-n));
+		return n;
+	}
+	if (n == 0)
+		return server_listen(sv); /* logs its errors */
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i, r;
+		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+			log_err("socket activation: descriptor %d is not a listening stream socket", fd);
+			return -EINVAL;
+		}
+		if ((r = server_listen_fd(sv, fd)) < 0) {
+			log_err("socket activation: descriptor %d: %s", fd, strerror(-r));
+			return r;
+		}
+	}
+	log_info("listening on %d socket(s) from the service manager; listen in %s is not used", n,
+		 conf_path);
+	return 0;
 }
 
 /* Once a second: live figures for systemctl status. */
@@ -80,13 +147,12 @@ static void on_status(struct loop *l, struct loop_timer *t, void *data)
 	for (int i = 0; i < REJECT_KINDS && off < sizeof(rej); i++)
 		off += (size_t)snprintf(rej + off, sizeof(rej) - off, " %s=%llu", server_reject_name(i),
 					(unsigned long long)st.rejected[i]);
-	sd_notifyf(0,
-		   "STATUS=%llu sessions (%llu since start), %llu records (%llu/s), %llu duplicates, %llu "
-		   "commits, %llu DH; rejected:%s",
-		   (unsigned long long)st.live, (unsigned long long)st.sessions,
-		   (unsigned long long)st.records, (unsigned long long)rate,
-		   (unsigned long long)st.duplicates, (unsigned long long)st.commits,
-		   (unsigned long long)st.x25519_ops, rej);
+	notify_sendf("STATUS=%llu sessions (%llu since start), %zu hosts configured, %llu records (%llu/s), "
+		     "%llu duplicates, %llu commits, %llu DH; rejected:%s",
+		     (unsigned long long)st.live, (unsigned long long)st.sessions, co->conf[co->cur].nclients,
+		     (unsigned long long)st.records, (unsigned long long)rate,
+		     (unsigned long long)st.duplicates, (unsigned long long)st.commits,
+		     (unsigned long long)st.x25519_ops, rej);
 	if (loop_timer_add(l, 1000, on_status, co, NULL) < 0)
 		log_warn("status timer: out of memory; STATUS stops updating");
 }
@@ -174,20 +240,26 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	sodium_memzero(priv, sizeof(priv));
-	if ((r = server_listen(sv)) < 0)
+	if ((r = start_listening(sv, conf_path)) < 0)
+		goto out;
+	/* Listening, key read, store open: drop for good (sandbox.h). */
+	if ((r = notify_open()) < 0)
+		log_warn("NOTIFY_SOCKET: %s; not notifying the service manager", strerror(-r));
+	if ((r = collector_sandbox_enter(conf, conf_path)) < 0)
 		goto out;
 	co.sv = sv;
 	co.last_ms = loop_now_ms(loop);
 	if ((r = loop_signal(loop, SIGTERM, on_signal, NULL)) < 0 ||
 	    (r = loop_signal(loop, SIGINT, on_signal, NULL)) < 0 ||
 	    (r = loop_signal(loop, SIGHUP, on_reload, &co)) < 0 ||
-	    (r = loop_timer_add(loop, 1000, on_status, &co, NULL)) < 0) {
+	    (r = loop_timer_add(loop, 1000, on_status, &co, NULL)) < 0 ||
+	    (notify_watchdog_usec() && (r = loop_timer_add(loop, 0, on_watchdog, NULL, NULL)) < 0)) {
 		log_err("start: %s", strerror(-r));
 		goto out;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	log_info("started: %zu client(s), state in %s", conf->nclients, conf->state_dir);
-	sd_notify(0, "READY=1");
+	notify_send("READY=1");
 	r = loop_run(loop);
 	if (r < 0)
 		log_err("event loop: %s", strerror(-r));

@@ -26,7 +26,6 @@ struct qhost {
 	char name[STORE_NAME_MAX + 1];
 	char path[PATH_MAX + 8];
 	struct journal_reader *jr;
-	int fd; /* random access, opened on first use */
 	struct journal_entry e;
 	bool has;	/* e is a selected record not yet returned */
 	bool dead;	/* unreadable from here on */
@@ -48,7 +47,6 @@ struct query {
 	bool all;
 	bool has_boot;
 	struct boot_spec boot;
-	uint8_t *buf;
 	bool failed;
 	int ino;
 	bool ino_tried;
@@ -65,9 +63,27 @@ struct query {
 
 static int path_of(char *buf, size_t cap, const char *dir, const char *name)
 {
-	if ((size_t)snprintf(buf, cap, "%s/hosts/%s/journal", dir, name) >= cap)
+	if ((size_t)snprintf(buf, cap, "%s/hosts/%s", dir, name) >= cap)
 		return -ENAMETOOLONG;
 	return 0;
+}
+
+/* A directory watch sees its files grow and new segments appear. */
+#define QUERY_WATCH (IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF)
+
+/* What the reader may skip by the indexes: the filter's levels and times, and the -b boot. */
+static void select_blocks(struct query *q, struct qhost *h)
+{
+	struct journal_select sel = {
+		.levels = q->f ? q->f->levels : 0xff,
+		.has_since = q->f && q->f->has_since,
+		.has_until = q->f && q->f->has_until,
+		.since = q->f ? q->f->since : 0,
+		.until = q->f ? q->f->until : 0,
+		.has_boot = h->boot_set,
+	};
+	memcpy(sel.boot, h->boot, sizeof(sel.boot));
+	journal_reader_select(h->jr, &sel);
 }
 
 static int add_host(struct query *q, const char *name, bool quiet_missing, bool quiet)
@@ -85,7 +101,6 @@ static int add_host(struct query *q, const char *name, bool quiet_missing, bool 
 	}
 	struct qhost *h = &q->h[q->n];
 	memset(h, 0, sizeof(*h));
-	h->fd = -1;
 	h->wd = -1;
 	snprintf(h->name, sizeof(h->name), "%s", name);
 	int r = path_of(h->path, sizeof(h->path), q->dir, name);
@@ -97,7 +112,7 @@ static int add_host(struct query *q, const char *name, bool quiet_missing, bool 
 		if (quiet)
 			return r;
 		if (r == -ENOENT)
-			fprintf(stderr, "kmsgctl: unknown host '%s' (no journal %s)\n", name, h->path);
+			fprintf(stderr, "kmsgctl: unknown host '%s' (no journal in %s)\n", name, h->path);
 		else if (r == -EBADMSG)
 			fprintf(stderr, "kmsgctl: host %s: %s is not a journal of a known format\n", name,
 				h->path);
@@ -106,10 +121,9 @@ static int add_host(struct query *q, const char *name, bool quiet_missing, bool 
 		return r;
 	}
 	q->n++;
-	if (q->ino >= 0) {
-		h->wd = inotify_add_watch(q->ino, h->path,
-					  IN_MODIFY | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF);
-	}
+	select_blocks(q, h);
+	if (q->ino >= 0)
+		h->wd = inotify_add_watch(q->ino, h->path, QUERY_WATCH);
 	return 1;
 }
 
@@ -181,7 +195,7 @@ int query_open(struct query **ret, const char *dir, char *const *names, size_t n
 	q->f = f;
 	int r = -ENAMETOOLONG;
 	if ((size_t)snprintf(q->dir, sizeof(q->dir), "%s", dir) >= sizeof(q->dir) ||
-	    (r = view_new(&q->v)) < 0 || !(q->buf = malloc(RECORD_MAX + JOURNAL_ENTRY_OVERHEAD))) {
+	    (r = view_new(&q->v)) < 0) {
 		fprintf(stderr, "kmsgctl: %s\n", strerror(r == 0 ? ENOMEM : -r));
 		query_free(q);
 		return r == 0 ? -ENOMEM : r;
@@ -224,17 +238,13 @@ void query_free(struct query *q)
 {
 	if (!q)
 		return;
-	for (size_t i = 0; i < q->n; i++) {
+	for (size_t i = 0; i < q->n; i++)
 		journal_reader_free(q->h[i].jr);
-		if (q->h[i].fd >= 0)
-			close(q->h[i].fd);
-	}
 	if (q->ino >= 0)
 		close(q->ino);
 	free(q->h);
 	free(q->heap);
 	view_free(q->v);
-	free(q->buf);
 	free(q);
 }
 
@@ -262,21 +272,33 @@ bool query_failed(const struct query *q)
 static int resolve_boot(struct query *q, size_t i)
 {
 	struct qhost *h = &q->h[i];
-	struct host_summary s;
-	int r = summary_scan(h->name, h->path, false, &s);
+	/* The boots in order, by the indexes: no pass over the records. */
+	uint8_t(*ids)[16] = NULL;
+	size_t n = 0;
+	off_t at = 0;
+	int r = journal_reader_boots(h->jr, &ids, &n, &at);
 	if (r == -EBADMSG) {
 		fprintf(stderr,
 			"kmsgctl: host %s: damaged entry at offset %lld; its boots are those before it\n",
-			h->name, (long long)s.damaged_at);
+			h->name, (long long)at);
 		q->failed = true;
 	} else if (r < 0) {
 		fprintf(stderr, "kmsgctl: host %s: %s: %s\n", h->name, h->path, strerror(-r));
-		summary_free(&s);
 		return r;
 	}
+	struct host_summary s = { .nboots = n, .boots = n ? calloc(n, sizeof(*s.boots)) : NULL };
+	if (n && !s.boots) {
+		free(ids);
+		fprintf(stderr, "kmsgctl: %s\n", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	for (size_t k = 0; k < n; k++)
+		memcpy(s.boots[k].id, ids[k], 16);
+	free(ids);
 	h->boot_set = true;
 	h->boot_none = summary_find_boot(&s, &q->boot, h->boot) < 0;
-	summary_free(&s);
+	free(s.boots);
+	select_blocks(q, h);
 	return h->boot_none ? 0 : 1;
 }
 
@@ -452,10 +474,13 @@ int query_seek_cursor(struct query *q, const struct cursor *c, bool after)
 		return -ENOENT;
 	}
 	struct qhost *h = &q->h[i];
-	int r;
-	while ((r = journal_reader_next(h->jr, &h->e)) == 1 && h->e.offset < c->offset)
-		;
-	if (r < 0 && r != -EBADMSG) {
+	/* The cursor's entry itself, whatever the filter says of it. */
+	journal_reader_select(h->jr, NULL);
+	int r = journal_reader_seek(h->jr, c->offset);
+	if (r == 0)
+		r = journal_reader_next(h->jr, &h->e);
+	select_blocks(q, h);
+	if (r < 0 && r != -EBADMSG && r != -ESTALE) {
 		report_read(q, h, r);
 		return r;
 	}
@@ -480,38 +505,40 @@ int query_seek_cursor(struct query *q, const struct cursor *c, bool after)
 
 int query_read_at(struct query *q, size_t host, off_t off, struct journal_entry *ret)
 {
-	/* Store format 0 (journal.h), read at a known offset: journal.h has no
-	 * seek, and -r / -n need one. Same checks as journal_reader_next. */
 	struct qhost *h = &q->h[host];
-	int r;
-	if (h->fd < 0 && (h->fd = open(h->path, O_RDONLY | O_CLOEXEC)) < 0) {
-		r = -errno;
-		goto fail;
+	int r = journal_reader_read_at(h->jr, off, ret);
+	if (r < 0) {
+		fprintf(stderr, "kmsgctl: host %s: read entry at offset %lld: %s\n", h->name, (long long)off,
+			r == -EBADMSG  ? "damaged"
+			: r == -ESTALE ? "no longer stored (removed by retention)"
+				       : strerror(-r));
+		q->failed = true;
 	}
-	uint8_t *p = q->buf;
-	if ((r = pread_all(h->fd, p, 4, off)) < 0)
-		goto fail;
-	size_t body = get_be32(p);
-	r = -EBADMSG;
-	if (body < 24 + RECORD_HDR_LEN || body > 24 + RECORD_MAX)
-		goto fail;
-	if ((r = pread_all(h->fd, p, 4 + body + 16, off)) < 0)
-		goto fail;
-	uint8_t sum[16];
-	crypto_generichash(sum, sizeof(sum), p, 4 + body, NULL, 0);
-	struct journal_entry e;
-	r = -EBADMSG;
-	if (sodium_memcmp(sum, p + 4 + body, 16) != 0 || record_decode(p + 28, body - 24, &e.rec) < 0)
-		goto fail;
-	e.recv_usec = get_be64(p + 4);
-	e.stream_id = p + 12;
-	e.offset = off;
-	*ret = e;
-	return 0;
-fail:
-	fprintf(stderr, "kmsgctl: host %s: read entry at offset %lld: %s\n", h->name, (long long)off,
-		r == -EBADMSG ? "damaged" : strerror(-r));
-	q->failed = true;
+	return r;
+}
+
+int query_tail(struct query *q, uint64_t records)
+{
+	if (q->n != 1)
+		return 1;
+	struct qhost *h = &q->h[0];
+	if (h->dead || h->skipping)
+		return 1;
+	off_t pos;
+	int r = journal_reader_back(h->jr, records, &pos);
+	if (r >= 0) {
+		int s = journal_reader_seek(h->jr, pos);
+		if (s < 0)
+			r = s;
+	}
+	if (r < 0) {
+		report_read(q, h, r);
+		return r;
+	}
+	h->has = false;
+	q->nheap = 0;
+	q->primed = false;
+	q->have_taken = false;
 	return r;
 }
 
@@ -530,8 +557,7 @@ static void watch_all(struct query *q)
 		return;
 	for (size_t i = 0; i < q->n; i++) {
 		struct qhost *h = &q->h[i];
-		h->wd = inotify_add_watch(q->ino, h->path,
-					  IN_MODIFY | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF);
+		h->wd = inotify_add_watch(q->ino, h->path, QUERY_WATCH);
 		if (h->wd < 0)
 			goto fallback;
 	}
@@ -554,8 +580,8 @@ void query_wait(struct query *q, int timeout_ms)
 	int wait = timeout_ms;
 	if (q->ino < 0 && (wait < 0 || wait > QUERY_POLL_MS))
 		wait = QUERY_POLL_MS;
-	/* New hosts make a directory, then their journal in it: that second
-	 * step is not watched, so look again now and then. */
+	/* New hosts make a directory, then their first segment in it: that
+	 * second step is not watched, so look again now and then. */
 	if (q->all && (wait < 0 || wait > QUERY_RESCAN_MS))
 		wait = QUERY_RESCAN_MS;
 	if (q->ino >= 0) {

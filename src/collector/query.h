@@ -2,8 +2,9 @@
 #pragma once
 
 /*
- * The records kmsgctl shows: the selected hosts' journals, read
- * sequentially and read-only, filtered (filter.h, and the boot of -b per
+ * The records kmsgctl shows: the selected hosts' journals (journal.h),
+ * read sequentially and read-only, skipping index blocks that cannot match
+ * the filter's levels and times or the -b boot, filtered (filter.h, and the boot of -b per
  * host), and merged into one sequence. Each host's records keep their
  * stored order; across hosts the head with the lowest realtime comes
  * first, ties going to the host listed first (hosts are sorted by name
@@ -66,9 +67,18 @@ __attribute__((warn_unused_result)) int query_seek_cursor(struct query *q, const
 /* The next record: 1 and *it, 0 when there is none now, -ENOMEM. */
 __attribute__((warn_unused_result)) int query_next(struct query *q, struct query_item *it);
 
-/* The entry at offset off of host (an offset query_next returned). 0 or -errno, reported. */
+/* The entry at position off of host (an offset query_next returned). 0 or -errno, reported. */
 __attribute__((warn_unused_result)) int query_read_at(struct query *q, size_t host, off_t off,
 						      struct journal_entry *ret);
+
+/*
+ * For -n: with one host, start it again at an index block from which at
+ * least records entries follow (what the merge returns from then on is a
+ * suffix of the host's records). 1 when that is the whole journal (or
+ * there is more than one host: nothing done), 0 when older entries were
+ * left out, -errno (reported).
+ */
+__attribute__((warn_unused_result)) int query_tail(struct query *q, uint64_t records);
 
 /*
  * Follow mode: wait up to timeout_ms for a journal to grow or a host to

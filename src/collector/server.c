@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -29,13 +30,16 @@
 /* Frames handled per wakeup of one connection, so one busy agent cannot
  * starve the others; epoll is level-triggered and brings us back. */
 #define SERVER_FILLS_PER_WAKEUP 8
+/* Connections accepted per wakeup of a listener: a flood of connects
+ * cannot keep the loop from the sessions (and timers) between batches. */
+#define SERVER_ACCEPTS_PER_WAKEUP 64
 /* Outgoing bytes are only msg2 and acks; an agent that lets this much
  * pile up is not reading and is dropped. */
 #define SERVER_WBUF_CAP 4096
 
 enum conn_state {
 	CONN_HANDSHAKE, /* waiting for msg1 */
-	CONN_READY,	/* msg2 sent; transport */
+	CONN_READY,	/* msg2 sent; transport (live once confirmed) */
 };
 
 struct conn {
@@ -46,13 +50,23 @@ struct conn {
 	char peer[INET6_ADDRSTRLEN + 8];
 	struct sockaddr_storage addr;
 	uint8_t client_pub[32]; /* the static key it authenticated with */
-	uint64_t since_ms;
+	uint64_t since_ms;	/* accepted; in CONN_READY: msg2 sent */
 	uint64_t last_rx_ms;
-	struct frame_reader fr;
+	/* Before msg2 the peer is unauthenticated: its bytes go here, read
+	 * no further than the frame its header announces, so a connection
+	 * that has not authenticated holds at most one msg1 (no read-ahead,
+	 * no frame reader buffer). */
+	uint8_t hs_buf[FRAME_HDR + PROTO_MSG1_MAX];
+	size_t hs_len;
+	struct frame_reader fr; /* after msg2; its buffer is freed when empty */
 	struct noise_cipher tx, rx;
 	struct store_host *host;
 	uint8_t sid[PROTO_STREAM_ID_LEN];
-	bool confirmed; /* a transport message decrypted: the peer has the session keys */
+	/* A transport message decrypted: the peer has the session keys. Only
+	 * then is the session live (counted, replacing an older one of its
+	 * stream, leaving events in the journal); until then it still counts
+	 * as a handshake in progress and its failures are rejects. */
+	bool confirmed;
 	/* What the agent said about itself in msg1: information, never trusted. */
 	char claimed_host[PROTO_HOSTNAME_MAX + 1];
 	uint8_t claimed_machine[PROTO_MACHINE_ID_LEN];
@@ -95,7 +109,7 @@ static void conn_close(struct conn *c)
 	close(c->fd);
 	addrlimit_conn_del(sv->limit, (struct sockaddr *)&c->addr);
 	sv->nconns--;
-	if (c->state == CONN_HANDSHAKE)
+	if (!c->confirmed)
 		sv->nhandshaking--;
 	if (c->prev)
 		c->prev->next = c->next;
@@ -103,13 +117,14 @@ static void conn_close(struct conn *c)
 		sv->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	if (c->state == CONN_READY) {
+	if (c->confirmed) {
 		sv->stats.live--;
 		log_info("host %s: session from %s ended", store_host_name(c->host), c->peer);
 	}
 	noise_cipher_wipe(&c->tx);
 	noise_cipher_wipe(&c->rx);
 	frame_reader_free(&c->fr);
+	sodium_memzero(c, sizeof(*c));
 	free(c);
 }
 
@@ -344,10 +359,8 @@ static void handle_msg1(struct conn *c, const uint8_t *msg, size_t len)
 	frame_put_header(c->wbuf, (size_t)n);
 	c->wlen = FRAME_HDR + (size_t)n;
 	c->state = CONN_READY;
-	sv->nhandshaking--;
 	c->since_ms = loop_now_ms(sv->loop);
 	sv->stats.sessions++;
-	sv->stats.live++;
 	log_info("host %s: session from %s (claims hostname '%s'), stream %02x%02x%02x%02x..., resuming at "
 		 "%llu",
 		 cl->name, c->peer, claimed, c->sid[0], c->sid[1], c->sid[2], c->sid[3],
@@ -361,6 +374,8 @@ static void handle_msg1(struct conn *c, const uint8_t *msg, size_t len)
 static void conn_confirm(struct conn *c)
 {
 	c->confirmed = true;
+	c->sv->nhandshaking--;
+	c->sv->stats.live++;
 	put_session_event(c, RECORD_EV_SESSION_START, NULL);
 	struct conn *next;
 	for (struct conn *o = c->sv->conns; o; o = next) {
@@ -433,6 +448,72 @@ static int handle_transport(struct conn *c, const uint8_t *msg, size_t len)
 	}
 }
 
+/*
+ * Unauthenticated bytes: read exactly the first frame's header, check the
+ * length it announces, then read exactly that body. Returns 1 with msg1
+ * complete, 0 for more later, -1 when c was rejected (and freed).
+ */
+static int read_msg1(struct conn *c)
+{
+	for (;;) {
+		size_t want;
+		if (c->hs_len < FRAME_HDR) {
+			want = FRAME_HDR - c->hs_len;
+		} else {
+			size_t flen = (size_t)c->hs_buf[0] << 8 | c->hs_buf[1];
+			/* Before the body: a length no msg1 has is a reject. */
+			if (flen < PROTO_MSG1_MIN || flen > PROTO_MSG1_MAX) {
+				conn_reject(c, REJECT_FRAME,
+					    "first frame has the wrong size for a handshake");
+				return -1;
+			}
+			want = FRAME_HDR + flen - c->hs_len;
+		}
+		if (want == 0)
+			break;
+		ssize_t n = read(c->fd, c->hs_buf + c->hs_len, want);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 0;
+		if (n <= 0) {
+			conn_reject(c, REJECT_FRAME, n == 0 ? "closed before a handshake" : "read error");
+			return -1;
+		}
+		c->hs_len += (size_t)n;
+		c->last_rx_ms = loop_now_ms(c->sv->loop);
+	}
+	/* msg1 must be the only thing the peer sends before msg2. */
+	uint8_t more;
+	ssize_t n = recv(c->fd, &more, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n > 0) {
+		conn_reject(c, REJECT_FRAME, "data after msg1");
+		return -1;
+	}
+	return 1;
+}
+
+/*
+ * A session that failed: before key confirmation the peer has not proven
+ * it holds the session keys, so that is a reject like one in the
+ * handshake; after, the session ends with a journal event.
+ */
+static void conn_fail(struct conn *c, int r, bool framing)
+{
+	const char *reason = framing		? "malformed frame (zero length)"
+			     : r == -ECONNRESET ? "closed by agent"
+			     : r == -EBADMSG	? "message failed authentication"
+			     : r == -EPROTO	? "protocol violation"
+						: strerror(-r);
+	if (!c->confirmed) {
+		conn_reject(c, framing ? REJECT_FRAME : REJECT_HANDSHAKE, reason);
+		return;
+	}
+	if (r != -ECONNRESET)
+		log_warn("host %s: session from %s: %s", store_host_name(c->host), c->peer, reason);
+	conn_end(c, reason);
+}
+
 static void on_conn(struct loop *l, int fd, uint32_t events, void *data)
 {
 	struct conn *c = data;
@@ -442,14 +523,19 @@ static void on_conn(struct loop *l, int fd, uint32_t events, void *data)
 	}
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
+	if (c->state == CONN_HANDSHAKE) {
+		if (read_msg1(c) == 1)
+			handle_msg1(c, c->hs_buf + FRAME_HDR, c->hs_len - FRAME_HDR);
+		return; /* c may be gone; the next wakeup reads on */
+	}
 	for (int i = 0; i < SERVER_FILLS_PER_WAKEUP; i++) {
 		ssize_t got = frame_reader_fill(&c->fr, fd);
 		if (got == -EAGAIN)
-			return;
+			break;
 		if (got <= 0) {
-			if (c->state == CONN_HANDSHAKE)
+			if (!c->confirmed)
 				conn_reject(c, REJECT_FRAME,
-					    got == 0 ? "closed before a handshake" : "read error");
+					    got == 0 ? "closed before key confirmation" : "read error");
 			else
 				conn_end(c, "connection closed");
 			return;
@@ -459,54 +545,26 @@ static void on_conn(struct loop *l, int fd, uint32_t events, void *data)
 		size_t len;
 		int r;
 		while ((r = frame_reader_next(&c->fr, &msg, &len)) == 1) {
-			if (c->state == CONN_HANDSHAKE) {
-				/* msg1 must be the only thing the peer sends
-				 * before msg2. */
-				if (frame_reader_pending(&c->fr) != 0) {
-					conn_reject(c, REJECT_FRAME, "data after msg1");
-					return;
-				}
-				handle_msg1(c, msg, len);
-				return; /* c may be gone; the next wakeup reads on */
-			}
 			r = handle_transport(c, msg, len);
-			if (r < 0)
-				break;
-		}
-		if (r < 0) {
-			if (c->state == CONN_HANDSHAKE) {
-				conn_reject(c, REJECT_FRAME, "malformed frame");
+			if (r < 0) {
+				conn_fail(c, r, false);
 				return;
 			}
-			const char *reason = r == -ECONNRESET ? "closed by agent"
-					     : r == -EBADMSG  ? "message failed authentication"
-					     : r == -EPROTO   ? "protocol violation"
-							      : strerror(-r);
-			if (r != -ECONNRESET)
-				log_warn("host %s: session from %s: %s", store_host_name(c->host), c->peer,
-					 reason);
-			conn_end(c, reason);
+		}
+		if (r < 0) { /* the framing itself is broken */
+			conn_fail(c, r, true);
 			return;
 		}
-		/* Before msg1 is complete, a frame header announcing more
-		 * than the largest msg1 is already a reject. */
-		if (c->state == CONN_HANDSHAKE && frame_reader_pending(&c->fr) >= FRAME_HDR) {
-			const uint8_t *b = c->fr.buf + c->fr.start;
-			size_t want = ((size_t)b[0] << 8) | b[1];
-			if (want < PROTO_MSG1_MIN || want > PROTO_MSG1_MAX) {
-				conn_reject(c, REJECT_FRAME,
-					    "first frame has the wrong size for a handshake");
-				return;
-			}
-		}
 	}
+	/* An idle session holds no read buffer. */
+	frame_reader_shrink(&c->fr);
 }
 
 static void on_accept(struct loop *l, int fd, uint32_t events, void *data)
 {
 	struct listener *ln = data;
 	struct server *sv = ln->sv;
-	for (;;) {
+	for (int i = 0; i < SERVER_ACCEPTS_PER_WAKEUP; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		int cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -572,13 +630,25 @@ static void on_tick(struct loop *l, struct loop_timer *t, void *data)
 	struct conn *next;
 	for (struct conn *c = sv->conns; c; c = next) {
 		next = c->next;
-		if (c->state == CONN_HANDSHAKE && now - c->since_ms >= sv->conf->handshake_timeout_ms)
-			conn_reject(c, REJECT_TIMEOUT, "no handshake in time");
-		else if (c->state == CONN_READY && now - c->last_rx_ms >= sv->conf->idle_timeout_ms) {
+		/* The handshake timeout runs from accept to msg1 and again
+		 * from msg2 to key confirmation: an unconfirmed session (a
+		 * replayed msg1 that got through, a peer that stalls) holds a
+		 * handshake slot, not a session. */
+		if (!c->confirmed && now - c->since_ms >= sv->conf->handshake_timeout_ms)
+			conn_reject(c, REJECT_TIMEOUT,
+				    c->state == CONN_HANDSHAKE ? "no handshake in time"
+							       : "key confirmation timed out");
+		else if (c->confirmed && now - c->last_rx_ms >= sv->conf->idle_timeout_ms) {
 			log_info("host %s: session from %s idle for too long", store_host_name(c->host),
 				 c->peer);
 			conn_end(c, "idle timeout");
 		}
+	}
+	/* Retention between commits: it commits its own events first. */
+	if (!store_dirty(sv->store)) {
+		int r = store_retention(sv->store, clock_usec(CLOCK_REALTIME));
+		if (r < 0)
+			log_err("store: retention: %s", strerror(-r));
 	}
 	if (loop_timer_add(l, SERVER_TICK_MS, on_tick, sv, &sv->tick) < 0)
 		sv->tick = NULL;
@@ -609,6 +679,7 @@ void server_set_conf(struct server *sv, const struct collector_conf *conf)
 {
 	struct addrlimit_conf ac;
 	sv->conf = conf;
+	store_set_limits(sv->store, &conf->store);
 	limit_conf(conf, &ac);
 	addrlimit_reconf(sv->limit, &ac);
 	struct conn *next;
@@ -641,6 +712,7 @@ int server_new(struct server **ret, struct loop *l, const struct collector_conf 
 	sv->loop = l;
 	sv->conf = conf;
 	sv->store = store;
+	store_set_limits(store, &conf->store);
 	memcpy(sv->priv, priv, 32);
 	mac1_key(sv->mac1_key, sv->pub);
 	struct addrlimit_conf ac;
@@ -729,6 +801,23 @@ int server_listen(struct server *sv)
 		if (r < 0)
 			return r;
 	}
+	return 0;
+}
+
+int server_listen_fd(struct server *sv, int fd)
+{
+	if (sv->nlisteners == sizeof(sv->listeners) / sizeof(sv->listeners[0]))
+		return -ENFILE;
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return -errno;
+	struct listener *ln = &sv->listeners[sv->nlisteners];
+	int r = loop_add_fd(sv->loop, fd, EPOLLIN, on_accept, ln);
+	if (r < 0)
+		return r;
+	ln->fd = fd;
+	ln->sv = sv;
+	sv->nlisteners++;
 	return 0;
 }
 

@@ -18,12 +18,13 @@
 #include "store.h"
 
 enum server_reject {
-	REJECT_FRAME,	  /* first frame of the wrong size, or malformed framing */
+	REJECT_FRAME,	  /* first frame of the wrong size, malformed framing, or EOF before confirmation */
 	REJECT_MAC1,	  /* mac1 mismatch: no DH was done */
-	REJECT_HANDSHAKE, /* msg1 did not decrypt, or its payload is malformed */
+	REJECT_HANDSHAKE, /* msg1 did not decrypt or its payload is malformed, or the first
+			     transport message did not (no key confirmation) */
 	REJECT_UNKNOWN,	  /* static key not in the clients list */
 	REJECT_REPLAY,	  /* handshake counter not above the stored one */
-	REJECT_TIMEOUT,	  /* no complete msg1 in time */
+	REJECT_TIMEOUT,	  /* no complete msg1, or no key confirmation after msg2, in time */
 	REJECT_STORE,	  /* the host's store could not be opened or written */
 	REJECT_BUSY,	  /* global connection or handshake limit reached */
 	REJECT_ADDRESS,	  /* per-address connection limit, or address table full */
@@ -33,8 +34,8 @@ enum server_reject {
 
 struct server_stats {
 	uint64_t rejected[REJECT_KINDS];
-	uint64_t sessions;   /* handshakes completed */
-	uint64_t live;	     /* sessions open now */
+	uint64_t sessions;   /* handshakes completed (msg2 sent) */
+	uint64_t live;	     /* sessions open now that passed key confirmation */
 	uint64_t records;    /* records stored */
 	uint64_t duplicates; /* records dropped as already stored */
 	uint64_t commits;    /* group commits (one fsync per dirty host each) */
@@ -50,6 +51,9 @@ __attribute__((warn_unused_result)) int server_new(struct server **ret, struct l
 /* Bind and listen on every configured address. Returns 0 or -errno
  * (logged, naming the address). */
 __attribute__((warn_unused_result)) int server_listen(struct server *sv);
+/* Accept on fd, a listening TCP socket made elsewhere (systemd's socket
+ * activation); the server owns it from now on. Returns 0 or -errno. */
+__attribute__((warn_unused_result)) int server_listen_fd(struct server *sv, int fd);
 void server_get_stats(const struct server *sv, struct server_stats *st);
 /* Names of the reject kinds, for logs and STATUS ("frame", "mac1", ...). */
 const char *server_reject_name(enum server_reject r);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: ISC */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -7,15 +8,20 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bytes.h"
+#include "checkpoint.h"
 #include "durable.h"
-#include "journal.h"
+#include "segindex.h"
+#include "segment.h"
 #include "store.h"
 
 #define STREAMS_MAGIC "KSSTRS00"
 #define STREAMS_ENTRY (STORE_STREAM_ID_LEN + 8)
+/* Index entries buffered before one pwrite. */
+#define INDEX_BUF_ENTRIES 32
 
 struct stream_state {
 	uint8_t id[STORE_STREAM_ID_LEN];
@@ -24,12 +30,34 @@ struct stream_state {
 	uint64_t pending; /* every seq below is in the journal or the buffer */
 };
 
+struct seg_meta {
+	uint64_t base;
+	uint64_t first_recno;
+	uint64_t size; /* of the file; the active one: its durable size */
+};
+
 struct store_host {
 	struct store *store;
 	char name[STORE_NAME_MAX + 1];
 	char dir[PATH_MAX];
-	int fd;	    /* journal, O_APPEND */
-	off_t size; /* durable journal size */
+	int seg_fd;	       /* active segment, O_APPEND */
+	int idx_fd;	       /* its index */
+	int ckp_fd;	       /* checkpoints */
+	struct seg_meta *segs; /* oldest first; the last is the active one */
+	size_t nsegs;
+	uint64_t idx_size;
+	bool idx_broken; /* a write failed: no more index for this segment (rebuilt on open) */
+	uint8_t ibuf[INDEX_BUF_ENTRIES * SEGINDEX_ENTRY_LEN];
+	size_t ilen;
+	struct segindex_block blk; /* the open block (count 0: none) */
+	uint64_t ckp_size;
+	uint64_t ckp_recno, ckp_usec; /* last checkpoint */
+	/* Durable: what the files hold after the last commit. */
+	uint64_t recno; /* next record number */
+	uint8_t chain[SEGMENT_HASH_LEN];
+	/* Pending: including the buffer. */
+	uint64_t p_recno;
+	uint8_t p_chain[SEGMENT_HASH_LEN];
 	struct stream_state *streams;
 	size_t nstreams;
 	uint8_t *buf; /* encoded entries awaiting store_commit */
@@ -42,7 +70,19 @@ struct store {
 	struct store_host **hosts;
 	size_t nhosts;
 	bool dirty;
+	struct store_limits lim;
+	uint64_t last_retention_usec;
+	bool sealed; /* a segment was sealed since the last retention run */
 };
+
+static const uint8_t zero_sid[STORE_STREAM_ID_LEN];
+
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 
 bool store_name_valid(const char *name)
 {
@@ -73,14 +113,41 @@ int store_open(struct store **ret, const char *state_dir)
 		free(s);
 		return r;
 	}
+	s->lim.segment_size = STORE_SEGMENT_SIZE_DEFAULT;
 	*ret = s;
 	return 0;
 }
 
+void store_set_limits(struct store *s, const struct store_limits *l)
+{
+	s->lim = *l;
+	if (s->lim.segment_size == 0)
+		s->lim.segment_size = STORE_SEGMENT_SIZE_DEFAULT;
+	s->sealed = true; /* new limits: look at once */
+}
+
+static int host_path(const struct store_host *h, char *out, size_t cap, uint64_t base, const char *suffix)
+{
+	char name[SEGMENT_NAME_LEN + 8];
+	segment_name(name, sizeof(name), base, suffix);
+	if ((size_t)snprintf(out, cap, "%s/%s", h->dir, name) >= cap)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static void write_checkpoint(struct store_host *h, uint64_t now);
+
 static void host_free(struct store_host *h)
 {
-	if (h->fd >= 0)
-		close(h->fd);
+	if (h->seg_fd >= 0 && h->ckp_fd >= 0 && h->recno > h->ckp_recno)
+		write_checkpoint(h, now_usec());
+	if (h->seg_fd >= 0)
+		close(h->seg_fd);
+	if (h->idx_fd >= 0)
+		close(h->idx_fd);
+	if (h->ckp_fd >= 0)
+		close(h->ckp_fd);
+	free(h->segs);
 	free(h->streams);
 	free(h->buf);
 	free(h);
@@ -190,26 +257,440 @@ static int streams_save(struct store_host *h)
 	return r;
 }
 
-struct scan_ctx {
-	struct store_host *h;
-	int err;
-};
+/* ---- index and checkpoints (derived data: written, not fsynced) ---- */
 
-/* Rebuild the high-water marks from the journal: the highest stored seq
- * of each stream, plus one. Collector events do not count. */
-static void scan_entry(const struct journal_entry *e, void *data)
+static void index_flush(struct store_host *h)
 {
-	struct scan_ctx *c = data;
-	if (c->err || e->rec.source == RECORD_SRC_COLLECTOR)
+	if (h->ilen == 0)
 		return;
-	struct stream_state *st = stream_find(c->h, e->stream_id);
-	if (!st && !(st = stream_add(c->h, e->stream_id))) {
-		c->err = -ENOMEM;
-		return;
-	}
-	if (e->rec.stream_seq + 1 > st->durable)
-		st->durable = st->pending = e->rec.stream_seq + 1;
+	if (!h->idx_broken && pwrite(h->idx_fd, h->ibuf, h->ilen, (off_t)h->idx_size) != (ssize_t)h->ilen)
+		h->idx_broken = true; /* readers scan the rest; the next open rebuilds it */
+	if (!h->idx_broken)
+		h->idx_size += h->ilen;
+	h->ilen = 0;
 }
+
+static void index_close_block(struct store_host *h)
+{
+	if (h->blk.count == 0)
+		return;
+	if (h->ilen == sizeof(h->ibuf))
+		index_flush(h);
+	segindex_encode(h->ibuf + h->ilen, &h->blk);
+	h->ilen += SEGINDEX_ENTRY_LEN;
+	h->blk.count = 0;
+}
+
+/* One more entry of the active segment (at file offset off), in order. */
+static void index_add(struct store_host *h, const uint8_t *p, size_t size, uint64_t off,
+		      const struct record *rec)
+{
+	const uint8_t *sid = segment_entry_sid(p);
+	if (h->blk.count && segindex_block_breaks(&h->blk, sid, rec->boot_id))
+		index_close_block(h);
+	segindex_block_add(&h->blk, segment_entry_recno(p), off, (uint32_t)size, sid, rec);
+	if (h->blk.count == SEGINDEX_BLOCK_RECORDS)
+		index_close_block(h);
+}
+
+static void write_checkpoint(struct store_host *h, uint64_t now)
+{
+	const struct seg_meta *a = &h->segs[h->nsegs - 1];
+	struct checkpoint c = {
+		.records = h->recno,
+		.end = a->base + a->size,
+		.segment = a->base,
+		.written_usec = now,
+	};
+	memcpy(c.chain, h->chain, sizeof(c.chain));
+	uint8_t out[CHECKPOINT_LEN];
+	checkpoint_encode(out, &c);
+	/* A failed write only leaves a longer stretch without a checkpoint. */
+	if (pwrite(h->ckp_fd, out, sizeof(out), (off_t)h->ckp_size) == (ssize_t)sizeof(out))
+		h->ckp_size += sizeof(out);
+	h->ckp_recno = h->recno;
+	h->ckp_usec = now;
+}
+
+/* ---- segments ---- */
+
+static int cmp_meta(const void *a, const void *b)
+{
+	uint64_t x = ((const struct seg_meta *)a)->base, y = ((const struct seg_meta *)b)->base;
+	return x < y ? -1 : x > y;
+}
+
+/* The segments of the host's directory, by base; leftovers of an interrupted rotation removed. */
+static int list_segments(struct store_host *h)
+{
+	DIR *d = opendir(h->dir);
+	if (!d)
+		return -errno;
+	size_t cap = 0;
+	int r = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		if (n > 8 && strcmp(de->d_name + n - 8, ".seg.tmp") == 0) {
+			(void)unlinkat(dirfd(d), de->d_name, 0);
+			continue;
+		}
+		uint64_t base;
+		if (segment_name_parse(de->d_name, SEGMENT_SUFFIX, &base) < 0)
+			continue;
+		struct stat st;
+		if (fstatat(dirfd(d), de->d_name, &st, 0) < 0) {
+			r = -errno;
+			break;
+		}
+		if (h->nsegs == cap) {
+			size_t nc = cap ? 2 * cap : 8;
+			struct seg_meta *ns = realloc(h->segs, nc * sizeof(*ns));
+			if (!ns) {
+				r = -ENOMEM;
+				break;
+			}
+			h->segs = ns;
+			cap = nc;
+		}
+		h->segs[h->nsegs++] = (struct seg_meta){ .base = base, .size = (uint64_t)st.st_size };
+	}
+	closedir(d);
+	if (h->nsegs)
+		qsort(h->segs, h->nsegs, sizeof(*h->segs), cmp_meta);
+	return r;
+}
+
+static int add_meta(struct store_host *h, const struct seg_meta *m)
+{
+	struct seg_meta *ns = realloc(h->segs, (h->nsegs + 1) * sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	h->segs = ns;
+	h->segs[h->nsegs++] = *m;
+	return 0;
+}
+
+/*
+ * Create segment base (first record recno, chain in = chain) with the
+ * durable stream marks in its header: written as BASE.seg.tmp, fsynced,
+ * renamed, the directory fsynced; its index file next to it. Readers and
+ * recovery never see a partial header.
+ */
+static int create_segment(struct store_host *h, uint64_t base, uint64_t recno, const uint8_t *chain,
+			  uint64_t *ret_len)
+{
+	char path[PATH_MAX + 32], tmp[PATH_MAX + 40];
+	int r = host_path(h, path, sizeof(path), base, SEGMENT_SUFFIX);
+	if (r < 0)
+		return r;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	struct segment_header hd = { .base = base, .first_recno = recno, .created_usec = now_usec() };
+	memcpy(hd.chain_in, chain, SEGMENT_HASH_LEN);
+	size_t n = 0;
+	for (size_t i = 0; i < h->nstreams; i++)
+		n += h->streams[i].durable > 0;
+	/* More streams than a header holds: the ones with the highest marks
+	 * would be the ones to keep; in practice a host has a handful. */
+	if (n > SEGMENT_STREAMS_MAX)
+		n = SEGMENT_STREAMS_MAX;
+	hd.streams = n ? calloc(n, sizeof(*hd.streams)) : NULL;
+	if (n && !hd.streams)
+		return -ENOMEM;
+	for (size_t i = 0, k = 0; i < h->nstreams && k < n; i++) {
+		if (h->streams[i].durable == 0)
+			continue;
+		memcpy(hd.streams[k].id, h->streams[i].id, 16);
+		hd.streams[k++].hwm = h->streams[i].durable;
+	}
+	hd.nstreams = n;
+	size_t len = segment_header_size(n);
+	uint8_t *buf = malloc(len);
+	if (!buf) {
+		free(hd.streams);
+		return -ENOMEM;
+	}
+	segment_header_encode(buf, &hd);
+	free(hd.streams);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		free(buf);
+		return -errno;
+	}
+	r = write_all(fd, buf, len);
+	free(buf);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0) {
+		(void)unlink(tmp);
+		return r;
+	}
+	char ipath[PATH_MAX + 32];
+	uint8_t ih[SEGINDEX_HDR_LEN];
+	segindex_header(ih, base);
+	if ((r = host_path(h, ipath, sizeof(ipath), base, SEGMENT_INDEX_SUFFIX)) == 0) {
+		/* The index is derived: a failure here only means a scan later. */
+		int ifd = open(ipath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+		if (ifd >= 0) {
+			/* A short header reads as none: rebuilt on open. */
+			int w = write_all(ifd, ih, sizeof(ih));
+			(void)w;
+			close(ifd);
+		}
+	}
+	if ((r = fsync_dir(h->dir)) < 0)
+		return r;
+	*ret_len = len;
+	return 0;
+}
+
+static int open_index(struct store_host *h, uint64_t base, uint64_t good)
+{
+	char path[PATH_MAX + 32];
+	int r = host_path(h, path, sizeof(path), base, SEGMENT_INDEX_SUFFIX);
+	if (r < 0)
+		return r;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -errno;
+	if (good < SEGINDEX_HDR_LEN) {
+		uint8_t ih[SEGINDEX_HDR_LEN];
+		segindex_header(ih, base);
+		if (ftruncate(fd, 0) < 0 || pwrite(fd, ih, sizeof(ih), 0) != (ssize_t)sizeof(ih))
+			h->idx_broken = true;
+		good = SEGINDEX_HDR_LEN;
+	} else if (ftruncate(fd, (off_t)good) < 0) {
+		h->idx_broken = true;
+	}
+	h->idx_fd = fd;
+	h->idx_size = good;
+	return 0;
+}
+
+/* Seal the active segment and start the next one. On failure the active one just grows. */
+static int rotate(struct store_host *h)
+{
+	index_close_block(h);
+	index_flush(h);
+	if (!h->idx_broken)
+		(void)fdatasync(h->idx_fd);
+	/* The sealed segment's end, with its chain head, before anything else. */
+	write_checkpoint(h, now_usec());
+	(void)fdatasync(h->ckp_fd);
+	struct seg_meta *a = &h->segs[h->nsegs - 1];
+	uint64_t len, base = a->base + a->size;
+	int r = create_segment(h, base, h->recno, h->chain, &len);
+	if (r < 0)
+		return r;
+	char path[PATH_MAX + 32];
+	if ((r = host_path(h, path, sizeof(path), base, SEGMENT_SUFFIX)) < 0)
+		return r;
+	int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct seg_meta m = { .base = base, .first_recno = h->recno, .size = len };
+	if ((r = add_meta(h, &m)) < 0) {
+		close(fd);
+		return r;
+	}
+	close(h->seg_fd);
+	close(h->idx_fd);
+	h->seg_fd = fd;
+	h->idx_fd = -1;
+	h->idx_broken = false;
+	if (open_index(h, base, SEGINDEX_HDR_LEN) < 0)
+		h->idx_broken = true; /* idx_fd stays -1: index_flush never writes */
+	h->store->sealed = true;
+	return 0;
+}
+
+/* ---- recovery ---- */
+
+/*
+ * Recover the active (last) segment: its header's stream marks, its
+ * index as far as it is usable, then the entries after the index, each
+ * checked (length, checksum, record number, chain, record). A bad tail of
+ * at most one entry is cut (*ret_cut); more is damage: -EUCLEAN, the
+ * files untouched.
+ */
+static int recover_active(struct store_host *h, uint64_t *ret_cut, uint64_t *ret_cut_at)
+{
+	struct seg_meta *a = &h->segs[h->nsegs - 1];
+	char path[PATH_MAX + 32];
+	int r = host_path(h, path, sizeof(path), a->base, SEGMENT_SUFFIX);
+	if (r < 0)
+		return r;
+	int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct segment_header hd;
+	if ((r = segment_header_read(fd, &hd)) < 0 || hd.base != a->base) {
+		if (r == 0)
+			segment_header_free(&hd);
+		close(fd);
+		return r == -ENOMEM ? r : -EUCLEAN;
+	}
+	a->first_recno = hd.first_recno;
+	for (size_t i = 0; i < hd.nstreams; i++) {
+		struct stream_state *st = stream_find(h, hd.streams[i].id);
+		if (!st && !(st = stream_add(h, hd.streams[i].id))) {
+			segment_header_free(&hd);
+			close(fd);
+			return -ENOMEM;
+		}
+		if (hd.streams[i].hwm > st->durable)
+			st->durable = st->pending = hd.streams[i].hwm;
+	}
+	uint64_t off = hd.len, recno = hd.first_recno;
+	uint8_t chain[SEGMENT_HASH_LEN];
+	memcpy(chain, hd.chain_in, sizeof(chain));
+	segment_header_free(&hd);
+
+	char ipath[PATH_MAX + 32];
+	struct segindex_block *blocks = NULL;
+	size_t nblocks = 0;
+	uint64_t igood = 0;
+	if ((r = host_path(h, ipath, sizeof(ipath), a->base, SEGMENT_INDEX_SUFFIX)) < 0) {
+		close(fd);
+		return r;
+	}
+	if ((r = segindex_load(ipath, a->base, off, recno, a->size, &blocks, &nblocks, &igood)) < 0) {
+		if (r == -ENOMEM) {
+			close(fd);
+			return r;
+		}
+		/* Missing or unusable: rebuilt from the entries below. */
+		blocks = NULL;
+		nblocks = 0;
+		igood = 0;
+	}
+	for (size_t i = 0; i < nblocks; i++) {
+		const struct segindex_block *b = &blocks[i];
+		if (b->hwm) {
+			struct stream_state *st = stream_find(h, b->stream_id);
+			if (!st && !(st = stream_add(h, b->stream_id))) {
+				free(blocks);
+				close(fd);
+				return -ENOMEM;
+			}
+			if (b->hwm > st->durable)
+				st->durable = st->pending = b->hwm;
+		}
+		off += b->bytes;
+		recno += b->count;
+	}
+	free(blocks);
+	/* The chain after the last indexed entry is that entry's own. */
+	if (nblocks > 0 && (r = pread_all(fd, chain, sizeof(chain), (off_t)off - SEGMENT_HASH_LEN)) < 0) {
+		close(fd);
+		return r;
+	}
+	h->seg_fd = fd;
+	if ((r = open_index(h, a->base, igood)) < 0)
+		return r;
+
+	struct segment_reader *sr;
+	if ((r = segment_reader_new(&sr, fd, (off_t)off)) < 0)
+		return r;
+	const uint8_t *p;
+	size_t size;
+	uint64_t good = off; /* after the last entry that passed every check */
+	while ((r = segment_reader_next(sr, true, &p, &size)) == 1) {
+		uint8_t next[SEGMENT_HASH_LEN];
+		struct record rec;
+		size_t len;
+		const uint8_t *enc = segment_entry_record(p, size, &len);
+		segment_chain_next(next, chain, segment_entry_sum(p, size));
+		if (segment_entry_recno(p) != recno ||
+		    memcmp(next, segment_entry_chain(p, size), sizeof(next)) != 0 ||
+		    record_decode(enc, len, &rec) < 0) {
+			r = -EBADMSG;
+			break;
+		}
+		if (rec.source != RECORD_SRC_COLLECTOR) {
+			struct stream_state *st = stream_find(h, segment_entry_sid(p));
+			if (!st && !(st = stream_add(h, segment_entry_sid(p)))) {
+				r = -ENOMEM;
+				break;
+			}
+			if (rec.stream_seq + 1 > st->durable)
+				st->durable = st->pending = rec.stream_seq + 1;
+		}
+		index_add(h, p, size, (uint64_t)segment_reader_offset(sr) - size, &rec);
+		memcpy(chain, next, sizeof(chain));
+		recno++;
+		good = (uint64_t)segment_reader_offset(sr);
+	}
+	segment_reader_free(sr);
+	index_flush(h);
+	if (r < 0 && r != -EBADMSG)
+		return r;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	uint64_t fsize = (uint64_t)st.st_size;
+	/* A torn append leaves at most one partial entry: more after the
+	 * last good entry is damage, and cutting it would throw away
+	 * stored records. */
+	if (fsize - good > SEGMENT_ENTRY_MAX)
+		return -EUCLEAN;
+	if (fsize > good && (ftruncate(fd, (off_t)good) < 0 || fsync(fd) < 0))
+		return -errno;
+	*ret_cut = fsize - good;
+	*ret_cut_at = good;
+	a->size = good;
+	h->recno = h->p_recno = recno;
+	memcpy(h->chain, chain, sizeof(chain));
+	memcpy(h->p_chain, chain, sizeof(chain));
+	return 0;
+}
+
+static int open_checkpoints(struct store_host *h, bool *ret_short, uint64_t *ret_claimed)
+{
+	char path[PATH_MAX + 32];
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", h->dir, CHECKPOINT_FILE) >= sizeof(path))
+		return -ENAMETOOLONG;
+	struct checkpoint *c = NULL;
+	size_t n = 0;
+	off_t good = 0, size = 0;
+	int r = checkpoint_load(path, &c, &n, &good, &size);
+	if (r < 0 && r != -ENOENT && r != -EBADMSG)
+		return r;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		free(c);
+		return -errno;
+	}
+	if (r < 0) {
+		/* New (or a header that never made it to disk): start it over. */
+		uint8_t hd[CHECKPOINT_HDR_LEN];
+		checkpoint_header(hd);
+		if (ftruncate(fd, 0) < 0 || pwrite(fd, hd, sizeof(hd), 0) != (ssize_t)sizeof(hd)) {
+			close(fd);
+			return -errno;
+		}
+		good = CHECKPOINT_HDR_LEN;
+	} else if (size > good && ftruncate(fd, good) < 0) {
+		r = -errno;
+		free(c);
+		close(fd);
+		return r;
+	}
+	h->ckp_fd = fd;
+	h->ckp_size = (uint64_t)good;
+	h->ckp_recno = h->recno;
+	h->ckp_usec = now_usec();
+	*ret_short = n > 0 && c[n - 1].records > h->recno;
+	*ret_claimed = n > 0 ? c[n - 1].records : 0;
+	free(c);
+	return 0;
+}
+
+static int put_store_event(struct store_host *h, uint16_t event, const char *msg,
+			   const struct record_fields *fb);
 
 int store_host(struct store *s, const char *name, struct store_host **ret, long long *ret_cut)
 {
@@ -224,13 +705,11 @@ int store_host(struct store *s, const char *name, struct store_host **ret, long 
 	struct store_host *h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
-	h->fd = -1;
+	h->seg_fd = h->idx_fd = h->ckp_fd = -1;
 	h->store = s;
 	strcpy(h->name, name);
 	int r;
-	char path[PATH_MAX];
-	if ((size_t)snprintf(h->dir, sizeof(h->dir), "%s/%s", s->hosts_dir, name) >= sizeof(h->dir) ||
-	    (size_t)snprintf(path, sizeof(path), "%s/journal", h->dir) >= sizeof(path)) {
+	if ((size_t)snprintf(h->dir, sizeof(h->dir), "%s/%s", s->hosts_dir, name) >= sizeof(h->dir)) {
 		r = -ENAMETOOLONG;
 		goto fail;
 	}
@@ -238,24 +717,18 @@ int store_host(struct store *s, const char *name, struct store_host **ret, long 
 		r = -errno;
 		goto fail;
 	}
-	if ((r = streams_load(h)) < 0)
+	if ((r = streams_load(h)) < 0 || (r = list_segments(h)) < 0)
 		goto fail;
-	struct scan_ctx ctx = { .h = h };
-	off_t cut = 0;
-	r = journal_recover(path, scan_entry, &ctx, &cut);
-	if (r < 0)
-		goto fail;
-	h->fd = r;
-	if (ctx.err) {
-		r = ctx.err;
-		goto fail;
+	if (h->nsegs == 0) {
+		uint8_t zero[SEGMENT_HASH_LEN] = { 0 };
+		struct seg_meta m = { 0 };
+		if ((r = create_segment(h, 0, 0, zero, &m.size)) < 0 || (r = add_meta(h, &m)) < 0)
+			goto fail;
 	}
-	struct stat sb;
-	if (fstat(h->fd, &sb) < 0) {
-		r = -errno;
+	uint64_t cut = 0, cut_at = 0, claimed = 0;
+	bool is_short = false;
+	if ((r = recover_active(h, &cut, &cut_at)) < 0 || (r = open_checkpoints(h, &is_short, &claimed)) < 0)
 		goto fail;
-	}
-	h->size = sb.st_size;
 	struct store_host **nh = realloc(s->hosts, (s->nhosts + 1) * sizeof(*nh));
 	if (!nh) {
 		r = -ENOMEM;
@@ -263,7 +736,35 @@ int store_host(struct store *s, const char *name, struct store_host **ret, long 
 	}
 	s->hosts = nh;
 	s->hosts[s->nhosts++] = h;
-	*ret_cut = cut;
+	/* Nothing is dropped silently: what recovery did goes into the journal. */
+	uint8_t fbuf[256];
+	char msg[200];
+	struct record_fields fb = { .buf = fbuf, .cap = sizeof(fbuf) };
+	uint64_t seg = h->segs[h->nsegs - 1].base;
+	if (cut > 0) {
+		if (record_fields_addf(&fb, "TORN_BYTES", "%llu", (unsigned long long)cut) == 0 &&
+		    record_fields_addf(&fb, "SEGMENT", "%016llx", (unsigned long long)seg) == 0 &&
+		    record_fields_addf(&fb, "SEGMENT_OFFSET", "%llu", (unsigned long long)cut_at) == 0) {
+			snprintf(msg, sizeof(msg),
+				 "journal: torn tail of %llu bytes cut from segment %016llx at offset %llu",
+				 (unsigned long long)cut, (unsigned long long)seg,
+				 (unsigned long long)cut_at);
+			(void)put_store_event(h, STORE_EV_TORN_TAIL, msg, &fb);
+		}
+	}
+	if (is_short) {
+		fb.len = 0;
+		fb.count = 0;
+		if (record_fields_addf(&fb, "CHECKPOINT_RECORDS", "%llu", (unsigned long long)claimed) == 0 &&
+		    record_fields_addf(&fb, "JOURNAL_RECORDS", "%llu", (unsigned long long)h->recno) == 0) {
+			snprintf(msg, sizeof(msg),
+				 "journal: holds %llu records but a checkpoint says %llu: records were "
+				 "removed",
+				 (unsigned long long)h->recno, (unsigned long long)claimed);
+			(void)put_store_event(h, STORE_EV_SHORT, msg, &fb);
+		}
+	}
+	*ret_cut = (long long)cut;
 	*ret = h;
 	return 0;
 fail:
@@ -319,10 +820,11 @@ static int buf_reserve(struct store_host *h, size_t more)
 static int put_entry(struct store_host *h, const uint8_t sid[STORE_STREAM_ID_LEN], const uint8_t *enc,
 		     size_t len, uint64_t recv_usec)
 {
-	int r = buf_reserve(h, len + JOURNAL_ENTRY_OVERHEAD);
+	int r = buf_reserve(h, len + SEGMENT_ENTRY_OVERHEAD);
 	if (r < 0)
 		return r;
-	h->len += journal_encode(h->buf + h->len, recv_usec, sid, enc, len);
+	h->len += segment_entry_encode(h->buf + h->len, h->p_recno, recv_usec, sid, enc, len, h->p_chain);
+	h->p_recno++;
 	h->store->dirty = true;
 	return 0;
 }
@@ -389,40 +891,433 @@ int store_append(struct store_host *h, const uint8_t sid[STORE_STREAM_ID_LEN], c
 	return 1;
 }
 
+static int put_store_event(struct store_host *h, uint16_t event, const char *msg,
+			   const struct record_fields *fb)
+{
+	return store_event(h, zero_sid, event, LOG_WARNING, 0, NULL, msg, fb, now_usec());
+}
+
 static void host_rollback(struct store_host *h)
 {
 	/* Whatever part of the buffer reached the file goes again; best
 	 * effort, a failed truncate leaves entries recovery will accept. */
-	if (ftruncate(h->fd, h->size) == 0)
-		(void)fdatasync(h->fd);
+	if (ftruncate(h->seg_fd, (off_t)h->segs[h->nsegs - 1].size) == 0)
+		(void)fdatasync(h->seg_fd);
 	for (size_t i = 0; i < h->nstreams; i++)
 		h->streams[i].pending = h->streams[i].durable;
+	h->p_recno = h->recno;
+	memcpy(h->p_chain, h->chain, sizeof(h->chain));
 	h->len = 0;
 	h->failed = true;
+}
+
+/* The buffer is on disk at file offset base_off: index it. */
+static void index_buffer(struct store_host *h, uint64_t base_off)
+{
+	for (size_t pos = 0; pos < h->len;) {
+		const uint8_t *p = h->buf + pos;
+		size_t size = segment_entry_size(p), len;
+		const uint8_t *enc = segment_entry_record(p, size, &len);
+		struct record rec;
+		if (record_decode(enc, len, &rec) == 0)
+			index_add(h, p, size, base_off + pos, &rec);
+		pos += size;
+	}
+	index_flush(h);
+}
+
+static int host_commit(struct store_host *h, uint64_t now)
+{
+	struct seg_meta *a = &h->segs[h->nsegs - 1];
+	int r = write_all(h->seg_fd, h->buf, h->len);
+	if (r == 0 && fdatasync(h->seg_fd) < 0)
+		r = -errno;
+	if (r < 0) {
+		host_rollback(h);
+		return r;
+	}
+	index_buffer(h, a->size);
+	a->size += h->len;
+	h->len = 0;
+	h->recno = h->p_recno;
+	memcpy(h->chain, h->p_chain, sizeof(h->chain));
+	for (size_t j = 0; j < h->nstreams; j++)
+		h->streams[j].durable = h->streams[j].pending;
+	if (a->size >= h->store->lim.segment_size)
+		(void)rotate(h); /* failed: the segment grows, tried again next time */
+	else if (h->recno - h->ckp_recno >= STORE_CHECKPOINT_RECORDS ||
+		 now - h->ckp_usec >= STORE_CHECKPOINT_USEC)
+		write_checkpoint(h, now);
+	return 0;
 }
 
 int store_commit(struct store *s)
 {
 	int first = 0;
+	uint64_t now = now_usec();
 	for (size_t i = 0; i < s->nhosts; i++) {
 		struct store_host *h = s->hosts[i];
 		h->failed = false;
 		if (h->len == 0)
 			continue;
-		int r = write_all(h->fd, h->buf, h->len);
-		if (r == 0 && fdatasync(h->fd) < 0)
-			r = -errno;
-		if (r < 0) {
-			host_rollback(h);
-			if (!first)
-				first = r;
-			continue;
-		}
-		h->size += (off_t)h->len;
-		h->len = 0;
-		for (size_t j = 0; j < h->nstreams; j++)
-			h->streams[j].durable = h->streams[j].pending;
+		int r = host_commit(h, now);
+		if (r < 0 && !first)
+			first = r;
 	}
 	s->dirty = false;
+	return first;
+}
+
+/* ---- retention ---- */
+
+/* What removing the oldest segments takes away, per stream and in total. */
+struct rstream {
+	uint8_t id[STORE_STREAM_ID_LEN];
+	bool has_seq;
+	uint64_t lo, hi; /* stream seqs of agent records (and earlier retention claims) */
+	uint64_t records;
+	uint8_t boot[RECORD_BOOT_ID_LEN]; /* of the last agent record */
+};
+
+struct removal {
+	const char *reason;
+	uint64_t records, bytes, segments;
+	bool has_recno;
+	uint64_t first_recno, last_recno;
+	bool has_time;
+	uint64_t first_real, last_real;
+	struct rstream *st;
+	size_t n;
+};
+
+static struct rstream *removal_stream(struct removal *rm, const uint8_t *sid)
+{
+	for (size_t i = 0; i < rm->n; i++)
+		if (memcmp(rm->st[i].id, sid, STORE_STREAM_ID_LEN) == 0)
+			return &rm->st[i];
+	struct rstream *n = realloc(rm->st, (rm->n + 1) * sizeof(*n));
+	if (!n)
+		return NULL;
+	rm->st = n;
+	struct rstream *x = &n[rm->n++];
+	memset(x, 0, sizeof(*x));
+	memcpy(x->id, sid, STORE_STREAM_ID_LEN);
+	return x;
+}
+
+static bool field_u64(const struct record *r, const char *key, uint64_t *ret)
+{
+	const uint8_t *v;
+	size_t len;
+	if (record_field_get(r, key, &v, &len) != 1 || len == 0 || len > 20)
+		return false;
+	uint64_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (v[i] < '0' || v[i] > '9' || n > (UINT64_MAX - 9) / 10)
+			return false;
+		n = n * 10 + (uint64_t)(v[i] - '0');
+	}
+	*ret = n;
+	return true;
+}
+
+static void widen(struct rstream *x, uint64_t lo, uint64_t hi)
+{
+	if (!x->has_seq || lo < x->lo)
+		x->lo = lo;
+	if (!x->has_seq || hi > x->hi)
+		x->hi = hi;
+	x->has_seq = true;
+}
+
+/* Fold the records of segment base into rm. Damage ends the segment's part (it goes anyway). */
+static int scan_removed(struct store_host *h, const struct seg_meta *m, struct removal *rm)
+{
+	char path[PATH_MAX + 32];
+	int r = host_path(h, path, sizeof(path), m->base, SEGMENT_SUFFIX);
+	if (r < 0)
+		return r;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	struct segment_header hd;
+	struct segment_reader *sr = NULL;
+	if ((r = segment_header_read(fd, &hd)) < 0 || (r = segment_reader_new(&sr, fd, (off_t)hd.len)) < 0) {
+		if (r != -ENOMEM && sr == NULL)
+			r = 0;
+		close(fd);
+		return r;
+	}
+	segment_header_free(&hd);
+	const uint8_t *p;
+	size_t size;
+	while (segment_reader_next(sr, false, &p, &size) == 1) {
+		struct record rec;
+		size_t len;
+		const uint8_t *enc = segment_entry_record(p, size, &len);
+		if (record_decode(enc, len, &rec) < 0)
+			break;
+		uint64_t recno = segment_entry_recno(p);
+		if (!rm->has_recno)
+			rm->first_recno = recno;
+		rm->last_recno = recno;
+		rm->has_recno = true;
+		if (!rm->has_time || rec.real_usec < rm->first_real)
+			rm->first_real = rec.real_usec;
+		if (!rm->has_time || rec.real_usec > rm->last_real)
+			rm->last_real = rec.real_usec;
+		rm->has_time = true;
+		rm->records++;
+		struct rstream *x = removal_stream(rm, segment_entry_sid(p));
+		if (!x) {
+			r = -ENOMEM;
+			break;
+		}
+		if (rec.source != RECORD_SRC_COLLECTOR) {
+			x->records++;
+			widen(x, rec.stream_seq, rec.stream_seq);
+			memcpy(x->boot, rec.boot_id, RECORD_BOOT_ID_LEN);
+			continue;
+		}
+		/* An earlier removal's claim goes on in this one's, so a
+		 * report never loses it when its record is removed in turn. */
+		const uint8_t *v;
+		size_t vlen;
+		uint64_t lo, hi;
+		if (rec.event == RECORD_EV_GAP && record_field_get(&rec, "GAP_CAUSE", &v, &vlen) == 1 &&
+		    vlen == 9 && memcmp(v, "retention", 9) == 0 &&
+		    field_u64(&rec, "GAP_FIRST_STREAM_SEQ", &lo) &&
+		    field_u64(&rec, "GAP_LAST_STREAM_SEQ", &hi) && lo <= hi)
+			widen(x, lo, hi);
+	}
+	segment_reader_free(sr);
+	close(fd);
+	rm->bytes += m->size;
+	rm->segments++;
+	return r;
+}
+
+static int put_removal_events(struct store_host *h, const struct removal *rm, uint64_t now)
+{
+	uint8_t fbuf[STORE_EVENT_MAX / 2];
+	char msg[300];
+	for (size_t i = 0; i < (rm->n ? rm->n : 1); i++) {
+		const struct rstream *x = rm->n ? &rm->st[i] : NULL;
+		struct record_fields fb = { .buf = fbuf, .cap = sizeof(fbuf) };
+		int r = record_fields_add(&fb, "GAP_CAUSE", "retention", 9);
+		if (x && x->has_seq) {
+			r |= record_fields_addf(&fb, "GAP_COUNT", "%llu", (unsigned long long)x->records);
+			r |= record_fields_addf(&fb, "GAP_FIRST_STREAM_SEQ", "%llu",
+						(unsigned long long)x->lo);
+			r |= record_fields_addf(&fb, "GAP_LAST_STREAM_SEQ", "%llu",
+						(unsigned long long)x->hi);
+		}
+		r |= record_fields_add(&fb, "RETENTION_REASON", rm->reason, strlen(rm->reason));
+		r |= record_fields_addf(&fb, "RETENTION_RECORDS", "%llu", (unsigned long long)rm->records);
+		if (rm->has_recno) {
+			r |= record_fields_addf(&fb, "RETENTION_FIRST_RECNO", "%llu",
+						(unsigned long long)rm->first_recno);
+			r |= record_fields_addf(&fb, "RETENTION_LAST_RECNO", "%llu",
+						(unsigned long long)rm->last_recno);
+		}
+		if (rm->has_time) {
+			r |= record_fields_addf(&fb, "RETENTION_FIRST_REALTIME", "%llu",
+						(unsigned long long)rm->first_real);
+			r |= record_fields_addf(&fb, "RETENTION_LAST_REALTIME", "%llu",
+						(unsigned long long)rm->last_real);
+		}
+		r |= record_fields_addf(&fb, "RETENTION_SEGMENTS", "%llu", (unsigned long long)rm->segments);
+		r |= record_fields_addf(&fb, "RETENTION_BYTES", "%llu", (unsigned long long)rm->bytes);
+		if (r)
+			return -ENOSPC;
+		int n = snprintf(msg, sizeof(msg), "retention (%s): removed %llu segment(s), %llu records",
+				 rm->reason, (unsigned long long)rm->segments,
+				 (unsigned long long)rm->records);
+		if (x && x->has_seq)
+			snprintf(msg + n, sizeof(msg) - (size_t)n, "; stream seq %llu-%llu of this stream",
+				 (unsigned long long)x->lo, (unsigned long long)x->hi);
+		bool boot = x && x->has_seq;
+		r = store_event(h, x ? x->id : zero_sid, RECORD_EV_GAP, LOG_NOTICE,
+				x && x->has_seq ? x->lo : 0, boot ? x->boot : NULL, msg, &fb, now);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Drop the checkpoints of removed segments (they can no longer be checked). */
+static int compact_checkpoints(struct store_host *h, uint64_t first_base)
+{
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/%s", h->dir, CHECKPOINT_FILE);
+	struct checkpoint *c = NULL;
+	size_t n = 0, k = 0;
+	off_t good, size;
+	int r = checkpoint_load(path, &c, &n, &good, &size);
+	if (r < 0)
+		return r;
+	uint8_t *buf = malloc(CHECKPOINT_HDR_LEN + n * CHECKPOINT_LEN);
+	if (!buf) {
+		free(c);
+		return -ENOMEM;
+	}
+	checkpoint_header(buf);
+	for (size_t i = 0; i < n; i++)
+		if (c[i].end >= first_base)
+			checkpoint_encode(buf + CHECKPOINT_HDR_LEN + k++ * CHECKPOINT_LEN, &c[i]);
+	free(c);
+	size_t len = CHECKPOINT_HDR_LEN + k * CHECKPOINT_LEN;
+	r = durable_replace(path, buf, len, 0640);
+	free(buf);
+	if (r < 0)
+		return r;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	close(h->ckp_fd);
+	h->ckp_fd = fd;
+	h->ckp_size = len;
+	return 0;
+}
+
+/* Remove the k oldest segments of h (never the active one), after recording it durably. */
+static int remove_segments(struct store_host *h, size_t k, const char *reason, uint64_t now)
+{
+	struct removal rm = { .reason = reason };
+	int r = 0;
+	for (size_t i = 0; i < k && r == 0; i++)
+		r = scan_removed(h, &h->segs[i], &rm);
+	if (r == 0)
+		r = put_removal_events(h, &rm, now);
+	free(rm.st);
+	if (r < 0)
+		return r;
+	if ((r = store_commit(h->store)) < 0)
+		return r;
+	for (size_t i = 0; i < k; i++) {
+		char path[PATH_MAX + 32];
+		if (host_path(h, path, sizeof(path), h->segs[i].base, SEGMENT_SUFFIX) == 0 &&
+		    unlink(path) < 0 && errno != ENOENT)
+			return -errno;
+		if (host_path(h, path, sizeof(path), h->segs[i].base, SEGMENT_INDEX_SUFFIX) == 0)
+			(void)unlink(path);
+	}
+	uint64_t first = h->segs[k].base;
+	memmove(h->segs, h->segs + k, (h->nsegs - k) * sizeof(*h->segs));
+	h->nsegs -= k;
+	if ((r = fsync_dir(h->dir)) < 0)
+		return r;
+	return compact_checkpoints(h, first);
+}
+
+static int host_retention(struct store_host *h, uint64_t now)
+{
+	const struct store_limits *l = &h->store->lim;
+	uint64_t total = 0;
+	for (size_t i = 0; i < h->nsegs; i++)
+		total += h->segs[i].size;
+	size_t k = 0;
+	const char *reason = NULL;
+	while (k + 1 < h->nsegs) {
+		bool size = l->host_max_size && total > l->host_max_size, age = false;
+		if (!size && l->max_age_usec) {
+			char path[PATH_MAX + 32];
+			struct stat st;
+			if (host_path(h, path, sizeof(path), h->segs[k].base, SEGMENT_SUFFIX) == 0 &&
+			    stat(path, &st) == 0)
+				age = (uint64_t)st.st_mtim.tv_sec * 1000000 +
+					      (uint64_t)st.st_mtim.tv_nsec / 1000 + l->max_age_usec <
+				      now;
+		}
+		if (!size && !age)
+			break;
+		if (!reason)
+			reason = size ? "host_max_size" : "max_age";
+		total -= h->segs[k].size;
+		k++;
+	}
+	return k ? remove_segments(h, k, reason, now) : 0;
+}
+
+/* The host (under hosts_dir) whose oldest segment, not its only one, was written first; and the total. */
+static int oldest_segment(struct store *s, char name[STORE_NAME_MAX + 1], uint64_t *ret_total)
+{
+	DIR *d = opendir(s->hosts_dir);
+	if (!d)
+		return -errno;
+	uint64_t total = 0, best = UINT64_MAX;
+	bool found = false;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!store_name_valid(de->d_name))
+			continue;
+		char dir[PATH_MAX + 300];
+		snprintf(dir, sizeof(dir), "%s/%s", s->hosts_dir, de->d_name);
+		DIR *hd = opendir(dir);
+		if (!hd)
+			continue;
+		uint64_t min_base = UINT64_MAX, min_mtime = 0;
+		size_t count = 0;
+		struct dirent *se;
+		while ((se = readdir(hd))) {
+			uint64_t base;
+			struct stat st;
+			if (segment_name_parse(se->d_name, SEGMENT_SUFFIX, &base) < 0 ||
+			    fstatat(dirfd(hd), se->d_name, &st, 0) < 0)
+				continue;
+			total += (uint64_t)st.st_size;
+			count++;
+			if (base < min_base) {
+				min_base = base;
+				min_mtime = (uint64_t)st.st_mtim.tv_sec * 1000000 +
+					    (uint64_t)st.st_mtim.tv_nsec / 1000;
+			}
+		}
+		closedir(hd);
+		if (count >= 2 && min_mtime < best) {
+			best = min_mtime;
+			snprintf(name, STORE_NAME_MAX + 1, "%.64s", de->d_name);
+			found = true;
+		}
+	}
+	closedir(d);
+	*ret_total = total;
+	return found ? 1 : 0;
+}
+
+int store_retention(struct store *s, uint64_t now)
+{
+	const struct store_limits *l = &s->lim;
+	if (s->dirty || (!l->host_max_size && !l->max_size && !l->max_age_usec))
+		return 0;
+	if (!s->sealed && now - s->last_retention_usec < STORE_RETENTION_EVERY_USEC)
+		return 0;
+	s->sealed = false;
+	s->last_retention_usec = now;
+	int first = 0;
+	for (size_t i = 0; i < s->nhosts; i++) {
+		int r = host_retention(s->hosts[i], now);
+		if (r < 0 && !first)
+			first = r;
+	}
+	/* Bounded: every round removes a segment or stops. */
+	for (size_t round = 0; l->max_size && round < 1000000; round++) {
+		char name[STORE_NAME_MAX + 1];
+		uint64_t total;
+		int r = oldest_segment(s, name, &total);
+		if (r <= 0 || total <= l->max_size) {
+			if (r < 0 && !first)
+				first = r;
+			break;
+		}
+		struct store_host *h;
+		long long cut;
+		if ((r = store_host(s, name, &h, &cut)) < 0 || h->nsegs < 2 ||
+		    (r = remove_segments(h, 1, "max_size", now)) < 0) {
+			if (!first)
+				first = r < 0 ? r : -EUCLEAN;
+			break;
+		}
+	}
 	return first;
 }

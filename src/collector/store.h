@@ -2,11 +2,13 @@
 #pragma once
 
 /*
- * The collector's store: one directory per host under STATE_DIR/hosts/,
- * holding that host's journal (journal.h) and its stream table:
+ * The collector's store (docs/STORE.md, format 1): one directory per host
+ * under STATE_DIR/hosts/, holding that host's journal and its state:
  *
- *   STATE_DIR/hosts/NAME/journal   records, append-only
- *   STATE_DIR/hosts/NAME/streams   handshake counters, replaced durably:
+ *   STATE_DIR/hosts/NAME/BASE.seg     segments, append-only (segment.h)
+ *   STATE_DIR/hosts/NAME/BASE.idx     their sparse indexes (segindex.h)
+ *   STATE_DIR/hosts/NAME/checkpoints  chain head checkpoints (checkpoint.h)
+ *   STATE_DIR/hosts/NAME/streams      handshake counters, replaced durably:
  *       magic "KSSTRS00", then per stream: 16 stream id, u64 counter
  *
  * NAME is the host name from the collector's config; store_name_valid()
@@ -15,8 +17,11 @@
  * Per stream the store knows two high-water marks: pending (records
  * appended to the host's buffer) and durable (fsynced). Records with a
  * stream seq below pending are duplicates and are dropped. store_commit
- * writes every host's buffer, fsyncs each journal once, then promotes
- * pending to durable: only durable marks may be acked.
+ * writes every host's buffer, fsyncs each segment once, then promotes
+ * pending to durable: only durable marks may be acked. A segment that
+ * reached the configured size is sealed after a commit and the next one
+ * started (fsynced with its directory before anything is written to it);
+ * store_retention removes whole old segments, recording what it removed.
  */
 
 #include <stdbool.h>
@@ -35,14 +40,37 @@ struct store_host;
  * neither escape the directory nor hide. */
 bool store_name_valid(const char *name);
 
-/* Create STATE_DIR/hosts if needed. */
+#define STORE_SEGMENT_SIZE_DEFAULT (64ULL << 20)
+/* Retention looks at the disk no more often than this, unless a segment was sealed. */
+#define STORE_RETENTION_EVERY_USEC (10ULL * 1000000)
+/* A checkpoint is written by the commit that reaches this many records
+ * or this much time since the last one (and at every rotation). */
+#define STORE_CHECKPOINT_RECORDS 4096
+#define STORE_CHECKPOINT_USEC (1000ULL * 1000)
+
+/* Collector events of the store itself (source COLLECTOR; record.h has the protocol's). */
+#define STORE_EV_TORN_TAIL 64 /* TORN_BYTES, SEGMENT, SEGMENT_OFFSET */
+#define STORE_EV_SHORT 65     /* CHECKPOINT_RECORDS, JOURNAL_RECORDS: the journal ends before a checkpoint */
+
+struct store_limits {
+	uint64_t segment_size;	/* seal a segment at this size */
+	uint64_t host_max_size; /* segments of one host; 0: no limit */
+	uint64_t max_size;	/* segments of all hosts; 0: no limit */
+	uint64_t max_age_usec;	/* segments last written longer ago are removed; 0: no limit */
+};
+
+/* Create STATE_DIR/hosts if needed. Limits: defaults (64 MiB segments, no retention). */
 __attribute__((warn_unused_result)) int store_open(struct store **ret, const char *state_dir);
+/* Write a last checkpoint of every open host and free. */
 void store_free(struct store *s);
+void store_set_limits(struct store *s, const struct store_limits *l);
 
 /*
  * The host called name, opened (and recovered) on first use: a torn
- * journal tail is cut and its size logged by the caller from *ret_cut.
- * -EUCLEAN when the journal is damaged beyond a torn tail.
+ * tail of its last segment is cut, its size given in *ret_cut for the
+ * log, and recorded as a STORE_EV_TORN_TAIL event (committed with the
+ * next commit). -EUCLEAN when the journal is damaged beyond a torn tail
+ * (nothing is changed then).
  */
 __attribute__((warn_unused_result)) int store_host(struct store *s, const char *name, struct store_host **ret,
 						   long long *ret_cut);
@@ -101,3 +129,17 @@ bool store_dirty(const struct store *s);
  */
 __attribute__((warn_unused_result)) int store_commit(struct store *s);
 bool store_host_failed(const struct store_host *h);
+
+/*
+ * Enforce the retention limits (store_set_limits) at time now: per open
+ * host by size and age, then all hosts under STATE_DIR/hosts by size
+ * (opening the hosts it takes segments from). The active segment of a
+ * host is never removed. Before segments are removed, a gap event per
+ * stream (GAP_CAUSE=retention, the stream seqs removed, and RETENTION_*
+ * fields: reason, records, record numbers, times, segments, bytes) is
+ * committed, so completeness reports name the cause. Must be called when
+ * nothing is pending (!store_dirty); does nothing more often than every
+ * STORE_RETENTION_EVERY_USEC unless a segment was sealed. 0, or the first
+ * -errno (what could be removed was).
+ */
+__attribute__((warn_unused_result)) int store_retention(struct store *s, uint64_t now_usec);

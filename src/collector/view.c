@@ -8,6 +8,7 @@
 
 #include "cursor.h"
 #include "text.h"
+#include "store.h"
 #include "view.h"
 
 #define VIEW_NAME_MAX 64
@@ -79,6 +80,10 @@ const char *view_event_name(uint16_t event)
 		return "session-start";
 	case RECORD_EV_SESSION_END:
 		return "session-end";
+	case STORE_EV_TORN_TAIL:
+		return "torn-tail";
+	case STORE_EV_SHORT:
+		return "journal-short";
 	}
 	return NULL;
 }

@@ -95,7 +95,7 @@ int frame_reader_next(struct frame_reader *r, const uint8_t **msg, size_t *len)
 	flen = (size_t)p[0] << 8 | p[1];
 	/* Not consumed: the stream is broken and the caller drops it. */
 	if (flen == 0)
-		return -EBADMSG;
+		return -EPROTO;
 	if (avail - FRAME_HDR < flen)
 		return 0;
 	*msg = p + FRAME_HDR;
@@ -107,4 +107,10 @@ int frame_reader_next(struct frame_reader *r, const uint8_t **msg, size_t *len)
 size_t frame_reader_pending(const struct frame_reader *r)
 {
 	return r->end - r->start;
+}
+
+void frame_reader_shrink(struct frame_reader *r)
+{
+	if (r->end == r->start)
+		frame_reader_free(r);
 }

@@ -37,13 +37,21 @@ int frame_reader_push(struct frame_reader *r, const uint8_t *data, size_t len);
 
 /*
  * Next complete frame. Returns 1 and points *msg and *len into the buffer (valid
- * until the next fill/push), 0 when more bytes are needed, -EBADMSG for a
- * zero-length frame.
+ * until the next fill/push), 0 when more bytes are needed, -EPROTO for a
+ * zero-length frame (malformed framing: not -EBADMSG, which callers use for
+ * a message that fails authentication).
  */
 int frame_reader_next(struct frame_reader *r, const uint8_t **msg, size_t *len);
 
 /* Bytes buffered but not yet returned as frames. */
 size_t frame_reader_pending(const struct frame_reader *r);
+
+/*
+ * Free the buffer if nothing is pending (the next fill allocates it
+ * again): an idle connection then holds no buffer. Pointers from
+ * frame_reader_next become invalid.
+ */
+void frame_reader_shrink(struct frame_reader *r);
 
 /* Write the 2-byte header for a body of len bytes (1..FRAME_MAX). */
 static inline void frame_put_header(uint8_t out[FRAME_HDR], size_t len)

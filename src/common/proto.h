@@ -97,8 +97,9 @@ enum proto_msg_type {
 #define PROTO_CLOSE_LEN 2
 
 enum proto_close_reason {
-	PROTO_CLOSE_SHUTDOWN = 1,
-	PROTO_CLOSE_LIFETIME = 2,
+	PROTO_CLOSE_SHUTDOWN = 1, /* the agent stops */
+	PROTO_CLOSE_LIFETIME = 2, /* session lifetime reached: a new handshake follows */
+	PROTO_CLOSE_FAILBACK = 3, /* on a fallback collector: the agent tries the first again */
 };
 
 /* Sessions: a new handshake at least this often. It also bounds the

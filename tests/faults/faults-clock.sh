@@ -18,9 +18,13 @@ count=9000 rate=1000
 [ "$LONG" = 1 ] && count=90000
 fleet_setup 2
 fleet_start_collector
-echo "+0" >"$T/faketime"
+# In host-1's state directory: after its privilege drop the agent's
+# Landlock lets it (and libfaketime in it) read nothing else of $T.
+FT=$T/state-h1/faketime
+mkdir -p "$T/state-h1"
+echo "+0" >"$FT"
 # host-1 runs on the faked clock, host-2 on the real one.
-env LD_PRELOAD="$lib" FAKETIME_TIMESTAMP_FILE="$T/faketime" FAKETIME_NO_CACHE=1 \
+env LD_PRELOAD="$lib" FAKETIME_TIMESTAMP_FILE="$FT" FAKETIME_NO_CACHE=1 \
 	FAKETIME_DONT_FAKE_MONOTONIC=1 ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
 	"$SHIPPER" -d -c "$T/h1.conf" >>"$T/h1.log" 2>&1 &
 EXTRA_PIDS="$EXTRA_PIDS $!"
@@ -28,9 +32,9 @@ agent_start 2
 feed 1 "$count" "$rate"
 feed 2 "$count" "$rate"
 sleep 3
-echo "+1d" >"$T/faketime"
+echo "+1d" >"$FT"
 sleep 3
-echo "-1d" >"$T/faketime"
+echo "-1d" >"$FT"
 feeders_wait
 fleet_verify "1:$count 2:$count" 90
 # The step is in the records: host-1's wall-clock times jump forwards and back.

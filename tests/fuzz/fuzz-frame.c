@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			REQUIRE(memcmp(msg, data + parsed + FRAME_HDR, len) == 0);
 			parsed += FRAME_HDR + len;
 		}
-		if (ret == -EBADMSG) {
+		if (ret == -EPROTO) {
 			REQUIRE(pushed - parsed >= FRAME_HDR);
 			REQUIRE(data[parsed] == 0 && data[parsed + 1] == 0);
 			bad = 1;

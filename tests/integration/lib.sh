@@ -16,6 +16,14 @@ KEYGEN=$BUILD/src/tools/kmsg-keygen
 PY=/usr/bin/python3
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/ks-$NAME.XXXXXX") || exit 1
+# Started as root, the daemons become their users (kmsg-shipper,
+# kmsg-collector) after opening what needs root: those users must exist
+# (as after an install: sysusers.d) and reach the state directories in $T.
+chmod 711 "$T"
+if [ "$(id -u)" = 0 ] && ! { getent passwd kmsg-shipper && getent passwd kmsg-collector; } >/dev/null; then
+	systemd-sysusers "$(dirname "$0")/../../systemd/kmsg-shipper.sysusers" >/dev/null 2>&1 ||
+		{ echo "FAIL: cannot create the users kmsg-shipper and kmsg-collector" >&2; exit 1; }
+fi
 RUNID=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
 COLLECTOR_PID=
 SHIPPER_PID=

@@ -20,6 +20,11 @@ done
 BOOT=$(tr -d - </proc/sys/kernel/random/boot_id)
 NOW=$(($(date +%s) * 1000000))
 mkdir -p "$T/journal" "$T/pstore"
+# As /var/log/journal: new journal files get group systemd-journal, which
+# the agent keeps when it drops root with the journal input on.
+if getent group systemd-journal >/dev/null; then
+	chgrp systemd-journal "$T/journal" && chmod g+s "$T/journal" || die "chgrp $T/journal"
+fi
 
 # journal FILE FIRST LAST: entries FIRST..LAST of this boot into a new
 # journal file; every 10th one also gets a kernel-transport twin.

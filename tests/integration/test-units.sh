@@ -59,12 +59,13 @@ done
 # it loads (network.target, ...) are shown but are not ours to fix.
 # --man=no: the man pages in Documentation= come with the install, they
 # need not be on the build host.
+cp "$gen/kmsg-collector.socket" "$tmp/units/" 2>/dev/null || fail "$gen/kmsg-collector.socket missing"
 (cd "$tmp/units" && systemd-analyze verify --man=no "$tmp/units/kmsg-shipper.service" \
-	"$tmp/units/kmsg-collector.service") >"$tmp/verify.out" 2>&1
+	"$tmp/units/kmsg-collector.service" "$tmp/units/kmsg-collector.socket") >"$tmp/verify.out" 2>&1
 rc=$?
 [ -s "$tmp/verify.out" ] && sed 's/^/verify: /' "$tmp/verify.out"
 [ "$rc" -eq 0 ] && ok || fail "systemd-analyze verify: exit status $rc"
-ours=$(grep -E 'kmsg-(shipper|collector)\.service' "$tmp/verify.out")
+ours=$(grep -E 'kmsg-(shipper|collector)\.(service|socket)' "$tmp/verify.out")
 [ -z "$ours" ] && ok || fail "systemd-analyze verify: messages about our units"
 
 # security: the exposure score of each unit, printed, against its limit.
@@ -143,7 +144,7 @@ else
 	dirs=$(awk '$1 == "d" { print $2 }' "$gen/kmsg-shipper.tmpfiles")
 	if [ "$(echo "$dirs" | wc -l)" -eq 3 ]; then
 		expect_dir "$(echo "$dirs" | sed -n 1p)" 755 0 0
-		expect_dir "$(echo "$dirs" | sed -n 2p)" 700 0 0
+		expect_dir "$(echo "$dirs" | sed -n 2p)" 700 "$(id_of kmsg-shipper)" "$(gid_of kmsg-shipper)"
 		expect_dir "$(echo "$dirs" | sed -n 3p)" 750 "$(id_of kmsg-collector)" "$(gid_of kmsg-collector)"
 	else
 		fail "tmpfiles: $(echo "$dirs" | wc -l) directories, expected 3"

@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: ISC */
+#include <errno.h>
+#include <linux/seccomp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "forbidden.h"
+#include "landlock.h"
+#include "log.h"
+#include "privdrop.h"
+#include "sandbox.h"
+#include "seccomp.h"
+
+/*
+ * What the running collector calls, from strace (accepts, handshakes,
+ * batches, group commits, new hosts, retention, SIGHUP reload with
+ * clients_dir, syslog, sd_notify, SIGTERM). A call missing here kills the
+ * collector: a new code path that needs one must add it (and say why).
+ */
+static const int collector_calls[] = {
+	/* files: journals, indexes, replay counters, the config on reload */
+	SYS_read,
+	SYS_write,
+	SYS_readv,
+	SYS_writev,
+	SYS_pread64,
+	SYS_pwrite64,
+	SYS_lseek,
+	SYS_close,
+	SYS_openat,
+	SYS_fstat,
+	SYS_newfstatat,
+	SYS_statx,
+	SYS_fstatfs,
+	SYS_fsync,
+	SYS_fdatasync,
+	SYS_ftruncate,
+	SYS_fallocate,
+	SYS_fchmod,
+	SYS_renameat,
+	SYS_renameat2,
+	SYS_unlinkat,
+	SYS_mkdirat,
+	SYS_getdents64,
+	SYS_fcntl,
+	SYS_dup,
+	SYS_dup3,
+	SYS_readlinkat,
+	SYS_faccessat,
+	SYS_faccessat2,
+	SYS_flock,
+	/* ioctl: isatty() of stdio */
+	SYS_ioctl,
+	/* memory */
+	SYS_mmap,
+	SYS_munmap,
+	SYS_mremap,
+	SYS_mprotect,
+	SYS_brk,
+	SYS_madvise,
+	/* time */
+	SYS_clock_gettime,
+	SYS_clock_getres,
+	SYS_gettimeofday,
+	SYS_nanosleep,
+	SYS_clock_nanosleep,
+	/* the event loop */
+	SYS_epoll_create1,
+	SYS_epoll_ctl,
+	SYS_epoll_pwait,
+	SYS_epoll_pwait2,
+	SYS_timerfd_create,
+	SYS_timerfd_settime,
+	SYS_timerfd_gettime,
+	SYS_signalfd4,
+	SYS_eventfd2,
+	SYS_ppoll,
+	SYS_rt_sigaction,
+	SYS_rt_sigprocmask,
+	SYS_rt_sigreturn,
+	SYS_sigaltstack,
+	/* process */
+	SYS_futex,
+	SYS_exit,
+	SYS_exit_group,
+	SYS_restart_syscall,
+	SYS_getpid,
+	SYS_gettid,
+	SYS_tgkill,
+	SYS_getuid,
+	SYS_geteuid,
+	SYS_getgid,
+	SYS_getegid,
+	SYS_getresuid,
+	SYS_getresgid,
+	SYS_uname,
+	/* libsodium's randombytes (Noise ephemerals) */
+	SYS_getrandom,
+	/* network: agents (accept4, TCP), syslog and sd_notify (AF_UNIX) */
+	SYS_accept4,
+	SYS_connect,
+	SYS_sendto,
+	SYS_sendmsg,
+	SYS_recvfrom,
+	SYS_recvmsg,
+	SYS_getsockopt,
+	SYS_setsockopt,
+	SYS_getsockname,
+	SYS_getpeername,
+	SYS_shutdown,
+#ifdef __x86_64__
+	SYS_open,
+	SYS_stat,
+	SYS_lstat,
+	SYS_poll,
+	SYS_epoll_wait,
+	SYS_rename,
+	SYS_unlink,
+	SYS_mkdir,
+	SYS_access,
+	SYS_readlink,
+	SYS_dup2,
+	SYS_arch_prctl,
+	SYS_time,
+	SYS_accept,
+#endif
+#ifdef KS_SANITIZE_BUILD
+	/* ASan, UBSan, LSan at exit and in reports (see src/agent/sandbox.c) */
+	SYS_clone,
+	SYS_ptrace,
+	SYS_wait4,
+	SYS_prctl,
+	SYS_sched_yield,
+	SYS_getppid,
+	SYS_sched_getaffinity,
+	SYS_set_robust_list,
+	SYS_rt_sigtimedwait,
+	SYS_getrlimit,
+	SYS_prlimit64,
+	SYS_kill,
+	SYS_pipe2,
+#ifdef __x86_64__
+	SYS_pipe,
+	SYS_getdents,
+#endif
+#endif
+};
+
+/* AF_UNIX only for syslog(3): its listening sockets exist already and an
+ * accepted socket is not created by socket(2). */
+static const int collector_families[] = { AF_UNIX };
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+static int enter_landlock(const struct collector_conf *c, const char *conf_path)
+{
+	struct landlock_path p[] = {
+		{ c->state_dir, LANDLOCK_RW },
+		{ conf_path, LANDLOCK_R },
+		{ c->clients_dir ? c->clients_dir : conf_path, LANDLOCK_R },
+		{ "/etc/localtime", LANDLOCK_R },
+		{ "/usr/share/zoneinfo", LANDLOCK_R },
+#ifdef KS_SANITIZE_BUILD
+		{ "/proc", LANDLOCK_R },
+#endif
+	};
+	size_t missing = 0;
+	int r = landlock_restrict(p, NELEM(p), &missing);
+	if (r == -EOPNOTSUPP) {
+		log_notice("sandbox: this kernel has no Landlock; files are limited by the user only");
+		return 0;
+	}
+	if (r < 0) {
+		log_err("sandbox: landlock: %s", strerror(-r));
+		return r;
+	}
+	log_debug("sandbox: landlock ABI %d, %zu paths (%zu absent)", r, NELEM(p) - missing, missing);
+	return r;
+}
+
+int collector_sandbox_enter(const struct collector_conf *c, const char *conf_path)
+{
+	struct privdrop_user u;
+	bool root = geteuid() == 0;
+	int r;
+	if (root) {
+		if ((r = privdrop_lookup(c->user, &u)) < 0) {
+			if (r == -ESRCH)
+				log_err("user %s: no such user (create it: systemd-sysusers, or set user in "
+					"the configuration)",
+					c->user);
+			else if (r == -EPERM)
+				log_err("user %s: is root; the collector must run as an unprivileged user",
+					c->user);
+			else
+				log_err("user %s: %s", c->user, strerror(-r));
+			return r;
+		}
+		if ((r = privdrop_chown_tree(c->state_dir, &u)) < 0) {
+			log_err("state directory %s: giving it to %s: %s", c->state_dir, u.name,
+				strerror(-r));
+			return r;
+		}
+	} else {
+		log_debug("sandbox: not started as root (uid %u): no user switch, dropping capabilities only",
+			  (unsigned)getuid());
+	}
+	if ((r = privdrop_apply(root ? &u : NULL)) < 0) {
+		log_err("drop privileges%s%s: %s", root ? " to " : "", root ? u.name : "", strerror(-r));
+		return r;
+	}
+	int ll = enter_landlock(c, conf_path);
+	if (ll < 0)
+		return ll;
+	struct seccomp_policy pol = {
+		.allow = collector_calls,
+		.nallow = NELEM(collector_calls),
+		.families = collector_families,
+		.nfamilies = NELEM(collector_families),
+		.default_action = SECCOMP_RET_KILL_PROCESS,
+	};
+	r = seccomp_install(&pol);
+	if (r == -EOPNOTSUPP) {
+		log_warn("sandbox: no seccomp filter for this architecture");
+	} else if (r < 0) {
+		log_err("sandbox: seccomp: %s", strerror(-r));
+		return r;
+	}
+	log_info("sandbox: running as %s (uid %u), no capabilities, %s, seccomp %s (%zu calls)",
+		 root ? u.name : "the starting user", (unsigned)getuid(), ll > 0 ? "landlock" : "no landlock",
+		 r == 0 ? "on" : "off", NELEM(collector_calls));
+#ifdef KS_TEST_HOOKS
+	if (forbidden_try() < 0)
+		log_err("KS_TEST_FORBIDDEN: unknown name");
+#endif
+	return 0;
+}

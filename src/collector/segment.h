@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: ISC */
+#pragma once
+
+/*
+ * One segment file of a host's journal (docs/STORE.md, format 1). All
+ * integers big-endian.
+ *
+ *   header: magic "KSSEG001", u64 base (logical position of byte 0),
+ *           u64 first record number, u64 created (usec, collector clock),
+ *           32 chain in (chain value of the record before the first),
+ *           u32 n, u32 reserved, n x (16 stream id, u64 hwm),
+ *           16 checksum: BLAKE2b-128 of everything before it
+ *   entries, back to back:
+ *       u32 L (length of the body)
+ *       body: u64 record number, u64 receive time, 16 stream id,
+ *             L-32 record encoding (record.h)
+ *       32 checksum: BLAKE2b-256 of the length and the body
+ *       32 chain: BLAKE2b-256(previous chain || checksum)
+ *
+ * A record's logical position is base + its offset in the file; the next
+ * segment's base is this one's base + this file's size, so positions
+ * grow across segments and name a record for good (cursors).
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "bytes.h"
+#include "record.h"
+
+#define SEGMENT_MAGIC "KSSEG001"
+#define SEGMENT_HDR_FIXED 72
+#define SEGMENT_HDR_SUM 16
+#define SEGMENT_STREAM_LEN 24
+/* A host with more streams than this (agent reinstalls) keeps the
+ * newest-numbered ones in the header; see store.c. */
+#define SEGMENT_STREAMS_MAX 4096
+#define SEGMENT_HDR_MIN (SEGMENT_HDR_FIXED + SEGMENT_HDR_SUM)
+#define SEGMENT_HDR_MAX (SEGMENT_HDR_MIN + SEGMENT_STREAMS_MAX * SEGMENT_STREAM_LEN)
+
+#define SEGMENT_HASH_LEN 32
+#define SEGMENT_BODY_FIXED (8 + 8 + 16)
+#define SEGMENT_ENTRY_OVERHEAD (4 + SEGMENT_BODY_FIXED + 2 * SEGMENT_HASH_LEN)
+#define SEGMENT_ENTRY_MIN (SEGMENT_ENTRY_OVERHEAD + RECORD_HDR_LEN)
+#define SEGMENT_ENTRY_MAX (SEGMENT_ENTRY_OVERHEAD + RECORD_MAX)
+
+/* File names: 16 lower-case hex digits of the base, then these. */
+#define SEGMENT_SUFFIX ".seg"
+#define SEGMENT_INDEX_SUFFIX ".idx"
+#define SEGMENT_NAME_LEN (16 + 4)
+
+struct segment_stream {
+	uint8_t id[16];
+	uint64_t hwm; /* every agent record of the stream with seq < hwm is stored */
+};
+
+struct segment_header {
+	uint64_t base;
+	uint64_t first_recno;
+	uint64_t created_usec;
+	uint8_t chain_in[SEGMENT_HASH_LEN];
+	struct segment_stream *streams; /* decode: malloc'd, segment_header_free */
+	size_t nstreams;
+	size_t len; /* bytes of the header: entries start here */
+};
+
+static inline size_t segment_header_size(size_t nstreams)
+{
+	return SEGMENT_HDR_MIN + nstreams * SEGMENT_STREAM_LEN;
+}
+
+/* out has segment_header_size(h->nstreams) bytes. */
+void segment_header_encode(uint8_t *out, const struct segment_header *h);
+/*
+ * Read and check the header of the segment file fd. -EBADMSG (bad magic,
+ * count or checksum), -ENODATA (file shorter than its header), -errno.
+ */
+__attribute__((warn_unused_result)) int segment_header_read(int fd, struct segment_header *ret);
+void segment_header_free(struct segment_header *h);
+
+/* "%016llx.seg" of base into out (cap >= SEGMENT_NAME_LEN + 1); suffix: one of the two above. */
+void segment_name(char *out, size_t cap, uint64_t base, const char *suffix);
+/* The base of a file name "%016x" + suffix; -EINVAL for any other name. */
+__attribute__((warn_unused_result)) int segment_name_parse(const char *name, const char *suffix,
+							   uint64_t *ret);
+
+/*
+ * Encode an entry into out (cap >= len + SEGMENT_ENTRY_OVERHEAD). chain:
+ * in the previous entry's chain value, out this one's. Returns the length.
+ */
+size_t segment_entry_encode(uint8_t *out, uint64_t recno, uint64_t recv_usec, const uint8_t sid[16],
+			    const uint8_t *rec, size_t len, uint8_t chain[SEGMENT_HASH_LEN]);
+
+/* Entry size from its first 4 bytes; 0 when the length is out of range. */
+static inline size_t segment_entry_size(const uint8_t *p)
+{
+	uint32_t body = get_be32(p);
+	if (body < SEGMENT_BODY_FIXED + RECORD_HDR_LEN || body > SEGMENT_BODY_FIXED + RECORD_MAX)
+		return 0;
+	return 4 + (size_t)body + 2 * SEGMENT_HASH_LEN;
+}
+static inline uint64_t segment_entry_recno(const uint8_t *p)
+{
+	return get_be64(p + 4);
+}
+static inline uint64_t segment_entry_recv(const uint8_t *p)
+{
+	return get_be64(p + 12);
+}
+static inline const uint8_t *segment_entry_sid(const uint8_t *p)
+{
+	return p + 20;
+}
+static inline const uint8_t *segment_entry_record(const uint8_t *p, size_t size, size_t *len)
+{
+	*len = size - SEGMENT_ENTRY_OVERHEAD;
+	return p + 4 + SEGMENT_BODY_FIXED;
+}
+static inline const uint8_t *segment_entry_sum(const uint8_t *p, size_t size)
+{
+	return p + size - 2 * SEGMENT_HASH_LEN;
+}
+static inline const uint8_t *segment_entry_chain(const uint8_t *p, size_t size)
+{
+	return p + size - SEGMENT_HASH_LEN;
+}
+
+/* True when the checksum of the entry of size bytes at p is right. */
+bool segment_entry_sum_ok(const uint8_t *p, size_t size);
+/* next = BLAKE2b-256(prev || sum). */
+void segment_chain_next(uint8_t next[SEGMENT_HASH_LEN], const uint8_t prev[SEGMENT_HASH_LEN],
+			const uint8_t sum[SEGMENT_HASH_LEN]);
+
+/*
+ * Sequential reader of one segment file, buffered. It checks the length
+ * range and, when asked, the checksum; chain and record numbers are the
+ * caller's. Works while the writer appends: an incomplete entry at the
+ * end reads as "no more for now".
+ */
+struct segment_reader;
+
+/* fd is borrowed (not closed); entries start at file offset from. */
+__attribute__((warn_unused_result)) int segment_reader_new(struct segment_reader **ret, int fd, off_t from);
+void segment_reader_free(struct segment_reader *r);
+/*
+ * Next entry: 1, *p (valid until the next call) and *size; 0 at the
+ * current end; -EBADMSG for a bad length or (check_sum) checksum at
+ * segment_reader_offset (the reader stays there); -errno.
+ */
+int segment_reader_next(struct segment_reader *r, bool check_sum, const uint8_t **p, size_t *size);
+/* File offset just after the last entry returned (or the start). */
+off_t segment_reader_offset(const struct segment_reader *r);
+/* Go on from file offset off (an entry boundary). */
+void segment_reader_seek(struct segment_reader *r, off_t off);

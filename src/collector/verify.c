@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: ISC */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "durable.h"
+#include "segindex.h"
+#include "verify.h"
+
+struct vstate {
+	const char *dir;
+	struct verify_result *res;
+	uint64_t recno; /* expected next */
+	uint8_t chain[SEGMENT_HASH_LEN];
+	struct checkpoint *ckp;
+	size_t nckp, ci;
+	/* The active segment's index describing more than the segment holds:
+	 * reported unless the checkpoints show the cut that explains it. */
+	bool idx_pending;
+	char idx_file[SEGMENT_NAME_LEN + 1];
+	uint64_t idx_off, idx_base, idx_entry;
+};
+
+const char *verify_problem_name(enum verify_problem p)
+{
+	static const char *const names[] = {
+		[VERIFY_OK] = "ok",
+		[VERIFY_SEGMENT] = "segment",
+		[VERIFY_LENGTH] = "length",
+		[VERIFY_CHECKSUM] = "checksum",
+		[VERIFY_RECORD] = "record",
+		[VERIFY_ORDER] = "order",
+		[VERIFY_MISSING] = "missing records",
+		[VERIFY_CHAIN] = "chain",
+		[VERIFY_TAIL] = "tail",
+		[VERIFY_INDEX] = "index",
+		[VERIFY_CHECKPOINT] = "checkpoint",
+		[VERIFY_TRUNCATED] = "truncated",
+	};
+	return p < sizeof(names) / sizeof(names[0]) ? names[p] : "?";
+}
+
+__attribute__((format(printf, 6, 7))) static int problem(struct vstate *v, enum verify_problem p,
+							 const char *file, uint64_t offset, uint64_t pos,
+							 const char *fmt, ...)
+{
+	struct verify_result *r = v->res;
+	r->problem = p;
+	snprintf(r->file, sizeof(r->file), "%s", file);
+	r->offset = offset;
+	r->position = pos;
+	r->has_recno = true;
+	r->recno = v->recno;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->what, sizeof(r->what), fmt, ap);
+	va_end(ap);
+	return 1;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int list_bases(const char *dir, uint64_t **ret, size_t *ret_n)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return -errno;
+	uint64_t *b = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		uint64_t base;
+		if (segment_name_parse(de->d_name, SEGMENT_SUFFIX, &base) < 0)
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 16;
+			uint64_t *nb = realloc(b, nc * sizeof(*nb));
+			if (!nb) {
+				free(b);
+				closedir(d);
+				return -ENOMEM;
+			}
+			b = nb;
+			cap = nc;
+		}
+		b[n++] = base;
+	}
+	closedir(d);
+	if (n)
+		qsort(b, n, sizeof(*b), cmp_u64);
+	*ret = b;
+	*ret_n = n;
+	return 0;
+}
+
+static bool same_block(const struct segindex_block *a, const struct segindex_block *b)
+{
+	return a->first_recno == b->first_recno && a->offset == b->offset && a->bytes == b->bytes &&
+	       a->count == b->count && a->levels == b->levels && a->min_real == b->min_real &&
+	       a->max_real == b->max_real && a->hwm == b->hwm &&
+	       memcmp(a->stream_id, b->stream_id, 16) == 0 && memcmp(a->boot_id, b->boot_id, 16) == 0;
+}
+
+/* The block blk closed: it must equal the index entry at its place, if the index has one. */
+static int check_block(struct vstate *v, const char *iname, const struct segindex_block *idx, size_t nidx,
+		       size_t *bi, const struct segindex_block *blk, uint64_t base)
+{
+	if (*bi >= nidx)
+		return 0; /* not indexed (yet): readers scan it */
+	const struct segindex_block *x = &idx[*bi];
+	(*bi)++;
+	if (same_block(x, blk))
+		return 0;
+	return problem(v, VERIFY_INDEX, iname, SEGINDEX_HDR_LEN + (*bi - 1) * SEGINDEX_ENTRY_LEN,
+		       base + blk->offset,
+		       "index entry %zu (records %llu-%llu) does not match the records it describes", *bi - 1,
+		       (unsigned long long)blk->first_recno,
+		       (unsigned long long)(blk->first_recno + blk->count - 1));
+}
+
+/* Checkpoints ending at record recno-1 (at position end of segment base). */
+static int check_checkpoints(struct vstate *v, uint64_t base, uint64_t end, const char *sname, uint64_t off)
+{
+	while (v->ci < v->nckp && v->ckp[v->ci].records == v->recno) {
+		const struct checkpoint *c = &v->ckp[v->ci];
+		if (c->end != end || memcmp(c->chain, v->chain, SEGMENT_HASH_LEN) != 0)
+			return problem(
+				v, VERIFY_CHECKPOINT, sname, off, end,
+				"checkpoint %zu (%llu records, position %llu) does not match the journal "
+				"there (%s differs)",
+				v->ci, (unsigned long long)c->records, (unsigned long long)c->end,
+				c->end != end ? "position" : "chain value");
+		v->ci++;
+		v->res->checkpoints++;
+	}
+	(void)base;
+	return 0;
+}
+
+/* One segment file. 1 when a problem was recorded, 0 to go on, -errno. */
+static int verify_segment(struct vstate *v, uint64_t base, bool last, uint64_t *expect_base)
+{
+	char sname[SEGMENT_NAME_LEN + 1], iname[SEGMENT_NAME_LEN + 1], path[PATH_MAX + 32];
+	segment_name(sname, sizeof(sname), base, SEGMENT_SUFFIX);
+	segment_name(iname, sizeof(iname), base, SEGMENT_INDEX_SUFFIX);
+	snprintf(path, sizeof(path), "%s/%s", v->dir, sname);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(v->res->what, sizeof(v->res->what), "%s: %s", sname, strerror(errno));
+		return -errno;
+	}
+	struct segment_header hd;
+	int r = segment_header_read(fd, &hd);
+	if (r == -ENOMEM) {
+		close(fd);
+		return r;
+	}
+	if (r < 0 || hd.base != base) {
+		if (r == 0)
+			segment_header_free(&hd);
+		close(fd);
+		return problem(v, VERIFY_SEGMENT, sname, 0, base, "%s",
+			       r == 0 ? "header names another base than the file name" : "damaged header");
+	}
+	segment_header_free(&hd);
+	if (*expect_base != UINT64_MAX && base != *expect_base) {
+		close(fd);
+		return problem(v, VERIFY_SEGMENT, sname, 0, base,
+			       base > *expect_base ? "a segment is missing before this one (bytes %llu-%llu)"
+						   : "segment overlaps the previous one (%llu-%llu)",
+			       (unsigned long long)*expect_base, (unsigned long long)base);
+	}
+	if (*expect_base == UINT64_MAX) {
+		/* The oldest segment left: where the checked part starts. */
+		v->recno = hd.first_recno;
+		memcpy(v->chain, hd.chain_in, SEGMENT_HASH_LEN);
+		while (v->ci < v->nckp && v->ckp[v->ci].records < v->recno)
+			v->ci++; /* of records removed by retention */
+	} else if (hd.first_recno != v->recno) {
+		close(fd);
+		return problem(v, VERIFY_SEGMENT, sname, 0, base,
+			       "header says its first record is %llu, the previous segment ends before %llu",
+			       (unsigned long long)hd.first_recno, (unsigned long long)v->recno);
+	} else if (memcmp(hd.chain_in, v->chain, SEGMENT_HASH_LEN) != 0) {
+		close(fd);
+		return problem(v, VERIFY_CHAIN, sname, 0, base,
+			       "header's chain value does not continue the previous segment");
+	}
+	if ((r = check_checkpoints(v, base, base, sname, 0)) != 0) {
+		close(fd);
+		return r;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	char ipath[PATH_MAX + 32];
+	snprintf(ipath, sizeof(ipath), "%s/%s", v->dir, iname);
+	struct segindex_block *idx = NULL, blk = { 0 };
+	size_t nidx = 0, bi = 0;
+	uint64_t igood;
+	struct stat ist;
+	r = segindex_load(ipath, base, hd.len, hd.first_recno, (uint64_t)st.st_size, &idx, &nidx, &igood);
+	if (r == -ENOMEM) {
+		close(fd);
+		return r;
+	}
+	/* Readers trust what the index says and skip by it; what they
+	 * cannot use costs them a scan. Both are reported: the collector
+	 * writes every entry, so either is damage. A partial last entry of
+	 * the active segment's index may be a write in progress.
+	 * Reported after the records: damage there comes first, and makes
+	 * the index entries after it unusable too. */
+	int idx_err = r;
+	if (r == 0 && stat(ipath, &ist) < 0)
+		idx_err = -errno;
+	bool idx_excess = idx_err == 0 && (uint64_t)ist.st_size > igood &&
+			  (!last || (uint64_t)ist.st_size - igood >= SEGINDEX_ENTRY_LEN);
+	struct segment_reader *sr;
+	if ((r = segment_reader_new(&sr, fd, (off_t)hd.len)) < 0) {
+		free(idx);
+		close(fd);
+		return r;
+	}
+	const uint8_t *p;
+	size_t size;
+	for (;;) {
+		uint64_t off = (uint64_t)segment_reader_offset(sr);
+		r = segment_reader_next(sr, false, &p, &size);
+		if (r == 0) {
+			if (blk.count && !last &&
+			    (r = check_block(v, iname, idx, nidx, &bi, &blk, base)) != 0)
+				break;
+			if ((uint64_t)st.st_size > off) {
+				if (!last) {
+					r = problem(v, VERIFY_TAIL, sname, off, base + off,
+						    "%llu bytes after the last entry of a sealed segment",
+						    (unsigned long long)((uint64_t)st.st_size - off));
+					break;
+				}
+				v->res->tail_bytes = (uint64_t)st.st_size - off;
+			}
+			*expect_base = base + off;
+			break;
+		}
+		if (r == -EBADMSG) {
+			uint8_t lb[4] = { 0 };
+			if (pread_all(fd, lb, sizeof(lb), (off_t)off) < 0)
+				memset(lb, 0, sizeof(lb));
+			r = problem(v, VERIFY_LENGTH, sname, off, base + off, "entry length %lu out of range",
+				    (unsigned long)get_be32(lb));
+			break;
+		}
+		if (r < 0)
+			break;
+		if (!segment_entry_sum_ok(p, size)) {
+			r = problem(v, VERIFY_CHECKSUM, sname, off, base + off, "checksum mismatch");
+			break;
+		}
+		uint64_t recno = segment_entry_recno(p);
+		if (recno < v->recno) {
+			r = problem(v, VERIFY_ORDER, sname, off, base + off,
+				    "record number %llu where %llu was due: reordered or inserted",
+				    (unsigned long long)recno, (unsigned long long)v->recno);
+			break;
+		}
+		if (recno > v->recno) {
+			r = problem(
+				v, VERIFY_MISSING, sname, off, base + off,
+				"record number %llu where %llu was due: records %llu-%llu are missing (or "
+				"reordered)",
+				(unsigned long long)recno, (unsigned long long)v->recno,
+				(unsigned long long)v->recno, (unsigned long long)(recno - 1));
+			break;
+		}
+		uint8_t next[SEGMENT_HASH_LEN];
+		segment_chain_next(next, v->chain, segment_entry_sum(p, size));
+		if (memcmp(next, segment_entry_chain(p, size), SEGMENT_HASH_LEN) != 0) {
+			r = problem(v, VERIFY_CHAIN, sname, off, base + off,
+				    "chain value does not follow from the previous record");
+			break;
+		}
+		struct record rec;
+		size_t len;
+		const uint8_t *enc = segment_entry_record(p, size, &len);
+		if (record_decode(enc, len, &rec) < 0) {
+			r = problem(v, VERIFY_RECORD, sname, off, base + off, "record does not decode");
+			break;
+		}
+		const uint8_t *sid = segment_entry_sid(p);
+		if (blk.count && segindex_block_breaks(&blk, sid, rec.boot_id)) {
+			if ((r = check_block(v, iname, idx, nidx, &bi, &blk, base)) != 0)
+				break;
+			blk.count = 0;
+		}
+		segindex_block_add(&blk, recno, off, (uint32_t)size, sid, &rec);
+		if (blk.count == SEGINDEX_BLOCK_RECORDS) {
+			if ((r = check_block(v, iname, idx, nidx, &bi, &blk, base)) != 0)
+				break;
+			blk.count = 0;
+		}
+		memcpy(v->chain, next, SEGMENT_HASH_LEN);
+		v->recno++;
+		v->res->records++;
+		if ((r = check_checkpoints(v, base, base + off + size, sname, off + size)) != 0)
+			break;
+	}
+	if (r == 0 && idx_err < 0)
+		r = problem(v, VERIFY_INDEX, iname, 0, base, "%s",
+			    idx_err == -ENOENT ? "index missing" : "index header damaged");
+	else if (r == 0 && idx_excess && last) {
+		v->idx_pending = true;
+		snprintf(v->idx_file, sizeof(v->idx_file), "%s", iname);
+		v->idx_off = igood;
+		v->idx_base = base;
+		v->idx_entry = (igood - SEGINDEX_HDR_LEN) / SEGINDEX_ENTRY_LEN;
+	} else if (r == 0 && idx_excess)
+		r = problem(v, VERIFY_INDEX, iname, igood, base,
+			    "index entry %llu is damaged or does not follow the one before it",
+			    (unsigned long long)((igood - SEGINDEX_HDR_LEN) / SEGINDEX_ENTRY_LEN));
+	segment_reader_free(sr);
+	free(idx);
+	close(fd);
+	return r;
+}
+
+int verify_host(const char *dir, struct verify_result *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	struct vstate v = { .dir = dir, .res = ret };
+	uint64_t *bases = NULL;
+	size_t n = 0;
+	int r = list_bases(dir, &bases, &n);
+	if (r < 0) {
+		snprintf(ret->what, sizeof(ret->what), "%.200s: %s", dir, strerror(-r));
+		return r;
+	}
+	char cpath[PATH_MAX + 32];
+	snprintf(cpath, sizeof(cpath), "%s/%s", dir, CHECKPOINT_FILE);
+	off_t good, size;
+	r = checkpoint_load(cpath, &v.ckp, &v.nckp, &good, &size);
+	if (r == -ENOENT || r == -EBADMSG) {
+		v.nckp = 0;
+		v.ckp = NULL;
+		if (n > 0)
+			problem(&v, r == -ENOENT ? VERIFY_TRUNCATED : VERIFY_CHECKPOINT, CHECKPOINT_FILE, 0,
+				0, "%s",
+				r == -ENOENT ? "the checkpoints file is missing"
+					     : "the checkpoints file is damaged");
+		ret->has_recno = false;
+		r = 0;
+	} else if (r < 0) {
+		snprintf(ret->what, sizeof(ret->what), "%s: %s", CHECKPOINT_FILE, strerror(-r));
+		free(bases);
+		return r;
+	}
+	if (ret->problem == VERIFY_OK && size > good) {
+		problem(&v, VERIFY_CHECKPOINT, CHECKPOINT_FILE, (uint64_t)good, 0,
+			"checkpoint %zu is damaged (the last %lld bytes of the file)", v.nckp,
+			(long long)(size - good));
+		ret->has_recno = false;
+	}
+	for (size_t i = 1; ret->problem == VERIFY_OK && i < v.nckp; i++)
+		if (v.ckp[i].records < v.ckp[i - 1].records || v.ckp[i].end < v.ckp[i - 1].end) {
+			problem(&v, VERIFY_CHECKPOINT, CHECKPOINT_FILE,
+				CHECKPOINT_HDR_LEN + (uint64_t)i * CHECKPOINT_LEN, v.ckp[i].end,
+				"checkpoint %zu goes back from the one before it", i);
+			ret->has_recno = false;
+		}
+	uint64_t expect = UINT64_MAX;
+	ret->segments = n;
+	for (size_t i = 0; ret->problem == VERIFY_OK && i < n; i++) {
+		r = verify_segment(&v, bases[i], i + 1 == n, &expect);
+		if (r < 0)
+			break;
+		r = 0;
+	}
+	if (r == 0 && ret->problem == VERIFY_OK && v.ci < v.nckp) {
+		const struct checkpoint *c = &v.ckp[v.ci];
+		char sname[SEGMENT_NAME_LEN + 1];
+		uint64_t last = n ? bases[n - 1] : 0;
+		segment_name(sname, sizeof(sname), last, SEGMENT_SUFFIX);
+		problem(&v, VERIFY_TRUNCATED, sname, expect == UINT64_MAX ? 0 : expect - last, expect,
+			"the journal ends after %llu records, but checkpoint %zu says %llu records (up to "
+			"position %llu in segment %016llx)",
+			(unsigned long long)v.recno, v.ci, (unsigned long long)c->records,
+			(unsigned long long)c->end, (unsigned long long)c->segment);
+	}
+	if (r == 0 && ret->problem == VERIFY_OK && v.idx_pending)
+		problem(&v, VERIFY_INDEX, v.idx_file, v.idx_off, v.idx_base,
+			"index entry %llu is damaged, does not follow the one before it, or describes "
+			"records "
+			"the segment does not hold",
+			(unsigned long long)v.idx_entry);
+	free(bases);
+	free(v.ckp);
+	return r;
+}
