@@ -26,7 +26,9 @@ for _ in $(seq "$rounds"); do
 done
 feeders_wait
 fleet_verify "1:$count" 90
-# The collector dropped the stopped agent's session for its silence.
-grep -q 'idle\|timeout\|timed out' "$T/collector.log" || die "collector never timed out the stopped agent"
+# The stops ended sessions (the collector's idle timeout or the agent's
+# dead-peer time, whichever came first under the machine's load): the
+# agent made new ones.
+[ "$(grep -c 'resuming at' "$T/collector.log")" -ge 2 ] || die "no session was ended by the stops"
 echo "sessions: $(grep -c 'resuming at' "$T/collector.log") (the agent reconnected after each stop)"
 echo PASS
