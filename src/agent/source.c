@@ -15,6 +15,11 @@
 
 /* Records handed over per loop callback before yielding to other fds. */
 #define SOURCE_BURST 1024
+/* ... and time: the sink may fsync each record (err and worse, by the
+ * default spool policy), so a burst of them could hold the loop for
+ * seconds, and with it the session (msg1 after connect, ACKs, key
+ * confirmation) and signals. */
+#define SOURCE_BURST_USEC 50000
 /* Poll interval for regular files, which epoll cannot watch. */
 #define SOURCE_FILE_POLL_MS 50
 
@@ -42,6 +47,8 @@ struct source {
 	struct cont *cont;
 	struct loop_timer *cont_timer;
 	int eof;
+	uint64_t burst_end; /* CLOCK_MONOTONIC usec when this burst yields */
+	int burst_over;	    /* the burst yielded with records still buffered */
 	/* STREAM: bytes read but not yet consumed. */
 	uint8_t *buf;
 	size_t start, end, cap;
@@ -267,11 +274,20 @@ static int handle_record(struct source *s, const uint8_t *raw, size_t len)
 	return cont_push(s->cont, &rec, to_sink, s);
 }
 
+/* The burst's time is up: checked after each record handed on. */
+static int burst_done(struct source *s)
+{
+	if (clock_usec(CLOCK_MONOTONIC) < s->burst_end)
+		return 0;
+	s->burst_over = 1;
+	return 1;
+}
+
 /* Returns records handled (>= 0), or -errno. -EAGAIN when drained. */
 static int read_device(struct source *s)
 {
 	int handled = 0;
-	while (handled < SOURCE_BURST) {
+	while (handled < SOURCE_BURST && !s->burst_over) {
 		ssize_t n = read(s->fd, s->buf, KMSG_READ_MAX);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -293,6 +309,7 @@ static int read_device(struct source *s)
 		if (r < 0)
 			return r;
 		handled++;
+		burst_done(s);
 	}
 	return handled;
 }
@@ -318,6 +335,8 @@ static int drain_stream(struct source *s)
 			return r;
 		s->start += span;
 		handled++;
+		if (burst_done(s))
+			return handled;
 	}
 }
 
@@ -354,7 +373,7 @@ static int read_stream(struct source *s)
 		if (r < 0)
 			return r;
 		handled += r;
-		if (idle)
+		if (idle || s->burst_over)
 			break;
 	}
 	return handled;
@@ -375,6 +394,8 @@ static void on_cont_timer(struct loop *l, struct loop_timer *t, void *data)
 
 static int pump(struct source *s)
 {
+	s->burst_end = clock_usec(CLOCK_MONOTONIC) + SOURCE_BURST_USEC;
+	s->burst_over = 0;
 	int r = s->kind == SOURCE_DEVICE ? read_device(s) : read_stream(s);
 	/* Pending fragments after a read: the last record read was a
 	 * fragment, so the wait restarts from now. */
@@ -420,9 +441,11 @@ static void on_timer(struct loop *l, struct loop_timer *t, void *data)
 		return;
 	}
 	/* A regular file is followed like tail -f: at once while there is
-	 * more to read (a full burst; a burst may end past SOURCE_BURST, as
-	 * a read's whole buffer is handed on), else after the poll interval. */
-	if ((r = loop_timer_add(l, r >= SOURCE_BURST ? 0 : SOURCE_FILE_POLL_MS, on_timer, s, NULL)) < 0)
+	 * more to read (a full burst, or one that ran out of time; a burst
+	 * may end past SOURCE_BURST, as a read's whole buffer is handed on),
+	 * else after the poll interval. */
+	if ((r = loop_timer_add(l, r >= SOURCE_BURST || s->burst_over ? 0 : SOURCE_FILE_POLL_MS, on_timer, s,
+				NULL)) < 0)
 		fail(s, r);
 }
 

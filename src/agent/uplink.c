@@ -69,7 +69,13 @@ struct uplink {
 	uint64_t since_ms; /* state entered */
 	uint64_t last_rx_ms;
 	uint64_t last_tx_ms;
+	/* A HEARTBEAT awaiting its ACK: ticks seen since it went out (0: none
+	 * out) and when. The peer is dead only when it left one unanswered
+	 * for a heartbeat interval that included a read of the socket: a
+	 * loop iteration busy with a long burst of fsyncs is the agent's own
+	 * delay, not the collector's silence. */
 	int heartbeat_out;
+	uint64_t heartbeat_sent_ms;
 
 	struct uplink_stats stats;
 };
@@ -506,7 +512,8 @@ static void on_tick(struct loop *l, struct loop_timer *t, void *data)
 	    now - u->since_ms > u->conf.connect_timeout_ms) {
 		fail(u, u->state == UP_CONNECTING ? "connect timed out" : "handshake timed out");
 	} else if (u->state == UP_READY) {
-		if (now - u->last_rx_ms > 2 * u->conf.heartbeat_ms) {
+		if (u->heartbeat_out && ++u->heartbeat_out > 2 &&
+		    now - u->heartbeat_sent_ms > u->conf.heartbeat_ms) {
 			fail(u, "no answer from collector");
 		} else if (now - u->since_ms + UPLINK_TICK_MS > u->conf.session_max_ms) {
 			/* Checked once a tick: end it one tick early rather
@@ -527,8 +534,10 @@ static void on_tick(struct loop *l, struct loop_timer *t, void *data)
 				r = flush_wbuf(u);
 			if (r < 0)
 				fail(u, strerror(-r));
-			else
+			else {
 				u->heartbeat_out = 1;
+				u->heartbeat_sent_ms = now;
+			}
 		}
 	}
 	if (loop_timer_add(l, UPLINK_TICK_MS, on_tick, u, &u->tick) < 0)

@@ -90,16 +90,25 @@ agent_kill() {
 
 # feed I COUNT RATE: append COUNT records with tokens PREFIX-hI-1.. to
 # host-I's file, RATE per second (in bursts of 50), in the background; the
-# feeder's pid goes into FEEDERS. Seqs and timestamps grow; levels cycle.
+# feeder's pid goes into FEEDERS. Seqs and timestamps grow; levels as
+# FEED_MIX says (all, the default: every level in turn; kernel: mostly info).
 FEEDERS=
 feed() {
-	$PY - "$T/h$1.kmsg" "$PREFIX-h$1-" "$2" "$3" <<'EOP' &
+	$PY - "$T/h$1.kmsg" "$PREFIX-h$1-" "$2" "$3" "${FEED_MIX:-all}" <<'EOP' &
 import sys, time
 path, prefix, count, rate = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+# all: every level in turn (half of them err or worse, each fsynced on
+# its own by the default spool policy); kernel: like a busy kernel log,
+# 1 % err, 9 % warning, the rest info.
+mix = sys.argv[5]
+def level(k):
+    if mix == "all":
+        return k % 8
+    return 3 if k % 100 == 0 else 4 if k % 10 == 0 else 6
 t0 = time.monotonic()
 with open(path, "a") as f:
     for k in range(1, count + 1):
-        f.write("%d,%d,%d,-;%s%d\n" % ((k % 8) | (1 << 3), k, 1000000 + k * 1000, prefix, k))
+        f.write("%d,%d,%d,-;%s%d\n" % (level(k) | (1 << 3), k, 1000000 + k * 1000, prefix, k))
         if k % 50 == 0:
             f.flush()
             ahead = k / rate - (time.monotonic() - t0)
