@@ -10,11 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
+#include "cfg.h"
 #include "conf.h"
-#include "durable.h"
 #include "hostinfo.h"
 #include "jsource.h"
 #include "key.h"
@@ -25,6 +26,7 @@
 #include "sandbox.h"
 #include "status.h"
 #include "spool.h"
+#include "startcheck.h"
 #include "source.h"
 #include "stream.h"
 #include "uplink.h"
@@ -379,11 +381,6 @@ static struct uplink_conf uplink_conf_of(const struct agent_conf *c)
 	};
 }
 
-static bool str_differs(const char *a, const char *b)
-{
-	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
-}
-
 /* The settings a reload cannot apply: named once each, if they changed. */
 static void report_restart_needed(const struct agent_conf *o, const struct agent_conf *n)
 {
@@ -394,10 +391,10 @@ static void report_restart_needed(const struct agent_conf *o, const struct agent
 		const char *name;
 		bool changed;
 	} c[] = {
-		{ "private_key_file", str_differs(o->private_key_file, n->private_key_file) },
-		{ "state_dir", str_differs(o->state_dir, n->state_dir) },
-		{ "user", str_differs(o->user, n->user) },
-		{ "kmsg.path", str_differs(o->kmsg_path, n->kmsg_path) },
+		{ "private_key_file", cfg_str_differs(o->private_key_file, n->private_key_file) },
+		{ "state_dir", cfg_str_differs(o->state_dir, n->state_dir) },
+		{ "user", cfg_str_differs(o->user, n->user) },
+		{ "kmsg.path", cfg_str_differs(o->kmsg_path, n->kmsg_path) },
 		{ "kmsg.from", o->kmsg_from_now != n->kmsg_from_now },
 		{ "spool.*", o->spool_max != n->spool_max || o->spool_segment != n->spool_segment ||
 				     o->spool_memory_max != n->spool_memory_max ||
@@ -408,9 +405,9 @@ static void report_restart_needed(const struct agent_conf *o, const struct agent
 				       o->journal_exclude_kernel != n->journal_exclude_kernel ||
 				       o->journal_from_now != n->journal_from_now ||
 				       o->journal_max_field != n->journal_max_field ||
-				       str_differs(o->journal_directory, n->journal_directory) },
+				       cfg_str_differs(o->journal_directory, n->journal_directory) },
 		{ "pstore.*", o->pstore_enable != n->pstore_enable ||
-				      str_differs(o->pstore_path, n->pstore_path) ||
+				      cfg_str_differs(o->pstore_path, n->pstore_path) ||
 				      o->pstore_remove != n->pstore_remove },
 	};
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
@@ -479,6 +476,55 @@ static void on_signal(struct loop *l, int signo, void *data)
 	uplink_pump(a->up);
 	a->stop_deadline_ms = loop_now_ms(l) + AGENT_STOP_DRAIN_MS;
 	on_drain(l, NULL, a);
+}
+
+/*
+ * The start conditions (startcheck.h), before anything is opened: the user
+ * (when started as root, and always with -n), the key, the state and spool
+ * directories, and that the user can reach what the sandbox names (the
+ * state directory, the configuration, the kernel log, the journal
+ * directory); with -n also what
+ * the start would open for reading. One line and -errno on the first
+ * failure; priv holds the key on success.
+ */
+static int check_start(const struct agent_conf *c, bool check_only, uint8_t priv[KEY_LEN])
+{
+	struct startcheck s = { .conf_path = c->path };
+	struct privdrop_user u;
+	char spool[4096], confdir[4096];
+	int r = 0;
+	/* The sandbox names the configuration's directory (for SIGHUP). */
+	const char *slash = strrchr(c->path, '/');
+	snprintf(confdir, sizeof(confdir), "%.*s", slash ? (int)(slash - c->path) : 1, slash ? c->path : ".");
+	if ((size_t)snprintf(spool, sizeof(spool), "%s/spool", c->state_dir) >= sizeof(spool)) {
+		log_err("state directory %s: %s", c->state_dir, strerror(ENAMETOOLONG));
+		return -ENAMETOOLONG;
+	}
+	if (check_only || geteuid() == 0)
+		r = startcheck_user(&s, c->user, &u);
+	if (r == 0)
+		r = startcheck_private_key(&s, c->private_key_file, priv);
+	if (r == 0)
+		r = startcheck_dir(&s, "state directory", c->state_dir);
+	if (r == 0)
+		r = startcheck_dir(&s, "spool directory", spool);
+	if (r == 0)
+		r = startcheck_reach(&s, "state directory", c->state_dir);
+	if (r == 0 && confdir[0])
+		r = startcheck_reach(&s, "configuration directory", confdir);
+	if (r == 0)
+		r = startcheck_reach(&s, "kernel log", c->kmsg_path);
+	if (r == 0 && c->journal_enable && c->journal_directory)
+		r = startcheck_reach(&s, "journal directory", c->journal_directory);
+	if (r == 0 && check_only)
+		r = startcheck_readable(&s, "kernel log", c->kmsg_path, false);
+	if (r == 0 && check_only && c->journal_enable && c->journal_directory)
+		r = startcheck_readable(&s, "journal directory", c->journal_directory, true);
+	if (r < 0) {
+		sodium_memzero(priv, KEY_LEN);
+		log_err("%s", s.err);
+	}
+	return r;
 }
 
 int main(int argc, char **argv)
@@ -553,9 +599,7 @@ int main(int argc, char **argv)
 	}
 
 	uint8_t priv[KEY_LEN];
-	r = key_read_private_file(a.conf.private_key_file, priv);
-	if (r < 0) {
-		log_err("private key %s: %s", a.conf.private_key_file, key_file_strerror(r));
+	if (check_start(&a.conf, check, priv) < 0) {
 		agent_conf_free(&a.conf);
 		return 1;
 	}
@@ -572,10 +616,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if ((r = source_open(&a.src, a.conf.kmsg_path, a.boot_id)) < 0) {
-		log_err("open %s: %s", a.conf.kmsg_path, strerror(-r));
+		log_err("kernel log %s: cannot open: %s", a.conf.kmsg_path, strerror(-r));
 		goto out;
 	}
-	if ((r = mkdir_p(a.conf.state_dir, 0700)) < 0) {
+	if ((r = startcheck_make_dir(a.conf.state_dir, 0700)) < 0) {
 		log_err("state directory %s: %s", a.conf.state_dir, strerror(-r));
 		goto out;
 	}

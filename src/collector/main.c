@@ -8,10 +8,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <systemd/sd-daemon.h>
 
+#include "cfg.h"
 #include "conf.h"
 #include "key.h"
 #include "log.h"
@@ -19,6 +21,7 @@
 #include "notify.h"
 #include "sandbox.h"
 #include "server.h"
+#include "startcheck.h"
 #include "store.h"
 
 static void usage(FILE *f)
@@ -46,25 +49,20 @@ static void on_signal(struct loop *l, int signo, void *data)
 	loop_stop(l);
 }
 
-static bool str_differs(const char *a, const char *b)
-{
-	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
-}
-
 /* What a reload does not apply: named once each, if it changed. */
 static void report_restart_needed(const struct collector_conf *o, const struct collector_conf *n)
 {
 	bool listen = o->nlisten != n->nlisten;
 	for (size_t i = 0; !listen && i < n->nlisten; i++)
-		listen = str_differs(o->listen[i].address, n->listen[i].address) ||
+		listen = cfg_str_differs(o->listen[i].address, n->listen[i].address) ||
 			 strcmp(o->listen[i].port, n->listen[i].port) != 0;
 	const struct {
 		const char *name;
 		bool changed;
 	} c[] = {
-		{ "private_key_file", str_differs(o->private_key_file, n->private_key_file) },
-		{ "state_dir", str_differs(o->state_dir, n->state_dir) },
-		{ "user", str_differs(o->user, n->user) },
+		{ "private_key_file", cfg_str_differs(o->private_key_file, n->private_key_file) },
+		{ "state_dir", cfg_str_differs(o->state_dir, n->state_dir) },
+		{ "user", cfg_str_differs(o->user, n->user) },
 		{ "listen", listen },
 	};
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
@@ -157,6 +155,40 @@ static void on_status(struct loop *l, struct loop_timer *t, void *data)
 		log_warn("status timer: out of memory; STATUS stops updating");
 }
 
+/*
+ * The start conditions (startcheck.h), before the store or a socket is
+ * opened: the user (when started as root, and always with -n), the key,
+ * the state directory, and that the user can reach what the sandbox names
+ * (the state directory, the configuration, clients_dir). One line and
+ * -errno on the first failure; priv holds the key on success. A listen
+ * address in use is found by the bind (server_listen), still before
+ * anything is said to the service manager.
+ */
+static int check_start(const struct collector_conf *c, const char *conf_path, bool check_only,
+		       uint8_t priv[KEY_LEN])
+{
+	struct startcheck s = { .conf_path = conf_path };
+	struct privdrop_user u;
+	int r = 0;
+	if (check_only || geteuid() == 0)
+		r = startcheck_user(&s, c->user, &u);
+	if (r == 0)
+		r = startcheck_private_key(&s, c->private_key_file, priv);
+	if (r == 0)
+		r = startcheck_dir(&s, "state directory", c->state_dir);
+	if (r == 0)
+		r = startcheck_reach(&s, "state directory", c->state_dir);
+	if (r == 0)
+		r = startcheck_reach(&s, "configuration", conf_path);
+	if (r == 0 && c->clients_dir)
+		r = startcheck_reach(&s, "clients directory", c->clients_dir);
+	if (r < 0) {
+		sodium_memzero(priv, KEY_LEN);
+		log_err("%s", s.err);
+	}
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	const char *conf_path = KS_COLLECTOR_CONF;
@@ -212,9 +244,7 @@ int main(int argc, char **argv)
 	log_set_level(debug ? LOG_DEBUG : conf->log_level);
 
 	uint8_t priv[KEY_LEN];
-	r = key_read_private_file(conf->private_key_file, priv);
-	if (r < 0) {
-		log_err("private key %s: %s", conf->private_key_file, key_file_strerror(r));
+	if (check_start(conf, conf_path, check, priv) < 0) {
 		collector_conf_free(&co.conf[co.cur]);
 		return 1;
 	}
@@ -231,7 +261,8 @@ int main(int argc, char **argv)
 	struct loop *loop = NULL;
 	struct store *store = NULL;
 	struct server *sv = NULL;
-	if ((r = store_open(&store, conf->state_dir)) < 0) {
+	if ((r = startcheck_make_dir(conf->state_dir, 0750)) < 0 ||
+	    (r = store_open(&store, conf->state_dir)) < 0) {
 		log_err("state directory %s: %s", conf->state_dir, strerror(-r));
 		goto out;
 	}

@@ -831,3 +831,8 @@ int cfg_fail(struct cfg *c, const char *path, const char *fmt, ...)
 	free(msg);
 	return -EINVAL;
 }
+
+bool cfg_str_differs(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}

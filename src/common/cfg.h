@@ -71,3 +71,7 @@ const char *cfg_error(const struct cfg *c);
  * "FILE:LINE: PATH: message", with the line of the setting at path (or of
  * its nearest existing parent); path may be NULL. Returns -EINVAL. */
 int cfg_fail(struct cfg *c, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Whether two optional string settings differ: one set and not the other,
+ * or both set to different text (what a reload compares). */
+bool cfg_str_differs(const char *a, const char *b);

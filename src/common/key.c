@@ -167,7 +167,7 @@ int key_public(uint8_t pub[KEY_LEN], const uint8_t priv[KEY_LEN])
  * parse it. private_key: refuse symlinks (O_NOFOLLOW) and any group/other
  * permission bit. The read buffer is wiped either way.
  */
-static int read_key_file(const char *path, bool private_key, uint8_t out[KEY_LEN])
+static int read_key_file(const char *path, bool private_key, uint8_t out[KEY_LEN], struct stat *st_out)
 {
 	char buf[KEY_FILE_MAX + 1];
 	struct stat st;
@@ -184,6 +184,8 @@ static int read_key_file(const char *path, bool private_key, uint8_t out[KEY_LEN
 		r = -errno;
 		goto out;
 	}
+	if (st_out)
+		*st_out = st;
 	if (!S_ISREG(st.st_mode)) {
 		r = S_ISDIR(st.st_mode) ? -EISDIR : -EBADFD;
 		goto out;
@@ -214,12 +216,18 @@ out:
 
 int key_read_private_file(const char *path, uint8_t priv[KEY_LEN])
 {
-	return read_key_file(path, true, priv);
+	return read_key_file(path, true, priv, NULL);
+}
+
+int key_read_private_file_stat(const char *path, uint8_t priv[KEY_LEN], struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	return read_key_file(path, true, priv, st);
 }
 
 int key_read_public_file(const char *path, uint8_t pub[KEY_LEN])
 {
-	return read_key_file(path, false, pub);
+	return read_key_file(path, false, pub, NULL);
 }
 
 const char *key_file_strerror(int err)

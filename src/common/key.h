@@ -38,6 +38,13 @@ __attribute__((warn_unused_result)) int key_public(uint8_t pub[KEY_LEN], const u
  */
 __attribute__((warn_unused_result)) int key_read_private_file(const char *path, uint8_t priv[KEY_LEN]);
 __attribute__((warn_unused_result)) int key_read_public_file(const char *path, uint8_t pub[KEY_LEN]);
+/* key_read_private_file, and *st gets the open file's fstat (owner and
+ * mode of the very file read) whenever the open succeeded, also when the
+ * key is then refused (-EPERM: its mode, -EISDIR ...); all zero (st_nlink
+ * 0) when it was not opened. */
+struct stat;
+__attribute__((warn_unused_result)) int key_read_private_file_stat(const char *path, uint8_t priv[KEY_LEN],
+								   struct stat *st);
 
 /* What to tell the user about a key_read_*_file error. */
 const char *key_file_strerror(int err);

@@ -57,6 +57,11 @@ int privdrop_lookup(const char *name, struct privdrop_user *ret)
 	return 0;
 }
 
+bool privdrop_owner_ok(uid_t owner, const struct privdrop_user *u)
+{
+	return owner == 0 || owner == u->uid;
+}
+
 static int chown_fd(int pfd, const struct stat *st, const struct privdrop_user *u)
 {
 	if (st->st_uid == u->uid && st->st_gid == u->gid)
@@ -129,6 +134,12 @@ int privdrop_chown_tree(const char *dir, const struct privdrop_user *u)
 	int first = 0, n = 0;
 	if (fstat(fd, &st) < 0) {
 		first = -errno;
+	} else if (!privdrop_owner_ok(st.st_uid, u)) {
+		/* Another user's data: the start checks refuse it first
+		 * (startcheck.h); this is the last line of defence. */
+		log_debug("privdrop: %s: owned by uid %u, not given to %s", dir, (unsigned)st.st_uid,
+			  u->name);
+		first = -EPERM;
 	} else {
 		int r = chown_fd(fd, &st, u);
 		if (r < 0)

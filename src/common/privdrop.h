@@ -29,13 +29,21 @@ struct privdrop_user {
 __attribute__((warn_unused_result)) int privdrop_lookup(const char *name, struct privdrop_user *ret);
 
 /*
+ * Whether a file owned by owner may be used by, or handed over to, u: it
+ * is root's (made by the admin, tmpfiles.d or an earlier start) or u's
+ * already. Anything else belongs to another user and is never taken over.
+ */
+bool privdrop_owner_ok(uid_t owner, const struct privdrop_user *u);
+
+/*
  * Give dir and what is beneath it to the user, as tmpfiles.d's "Z" does:
  * directories and regular files change owner (user and its group), mode
  * untouched. Never follows a symbolic link, never leaves the file system
  * of dir, and leaves alone regular files with more than one link (a hard
  * link planted by the user could otherwise hand it any file of that file
  * system). Returns the number of entries changed, or -errno (the first
- * failure; the walk goes on). -ENOTDIR if dir is not a directory.
+ * failure; the walk goes on). -ENOTDIR if dir is not a directory; -EPERM,
+ * nothing changed, if dir belongs to another user (privdrop_owner_ok).
  */
 __attribute__((warn_unused_result)) int privdrop_chown_tree(const char *dir, const struct privdrop_user *u);
 

@@ -21,6 +21,13 @@ keygen=${4:?$usage}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/test-conf-examples.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
+# -n checks the start conditions too: the users exist (as after an
+# install), and, run as root, that they can reach the configuration in $tmp.
+chmod 711 "$tmp"
+if [ "$(id -u)" = 0 ] && ! { getent passwd kmsg-shipper && getent passwd kmsg-collector; } >/dev/null; then
+	systemd-sysusers "$src/systemd/kmsg-shipper.sysusers" >/dev/null 2>&1 ||
+		{ echo "FAIL: cannot create the users kmsg-shipper and kmsg-collector" >&2; exit 1; }
+fi
 failed=0
 passed=0
 ok() { passed=$((passed + 1)); }
