@@ -1,18 +1,21 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * kmsgctl: read the collector's per-host journals, journalctl style.
- * Options and the four things it does: print records (query.h, then
- * output.h), list hosts or boots (summary.h), report completeness
- * (gaps.h), verify integrity (verify.h). The store is opened read-only; nothing here writes to it.
+ * Options and the five things it does: print records (query.h, then
+ * output.h), list hosts or boots (summary.h), list the hosts gone silent
+ * (summary.h), report completeness (gaps.h), verify integrity (verify.h).
+ * The store is opened read-only; nothing here writes to it.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <locale.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cursor.h"
@@ -27,7 +30,7 @@
 #define TIME_HELP \
 	"expected YYYY-MM-DD [HH:MM[:SS]], today, yesterday, now, @SECONDS or a relative time such as -1h"
 
-enum command { CMD_RECORDS, CMD_LIST_BOOTS, CMD_LIST_HOSTS, CMD_GAPS, CMD_VERIFY };
+enum command { CMD_RECORDS, CMD_LIST_BOOTS, CMD_LIST_HOSTS, CMD_SILENT, CMD_GAPS, CMD_VERIFY };
 
 struct options {
 	const char *dir;
@@ -43,6 +46,7 @@ struct options {
 	const char *cursor;
 	bool after_cursor;
 	enum output_mode output;
+	uint64_t silent_usec; /* --silent */
 };
 
 static void usage(FILE *f)
@@ -53,6 +57,8 @@ static void usage(FILE *f)
 	      "  -b, --boot [ID|N|all]    show one boot of each host: 0 the last, 1 the first\n"
 	      "      --list-boots         list the boots of each host\n"
 	      "      --list-hosts         list the hosts: records, last seen, lag, session, gaps\n"
+	      "      --silent SECONDS     list the hosts with no record received for longer (exit 1: "
+	      "some)\n"
 	      "      --gaps               completeness report per host and boot (exit 1: something missing)\n"
 	      "      --verify             check checksums, hash chain, indexes and checkpoints (exit 1: "
 	      "damage)\n"
@@ -95,6 +101,18 @@ static int parse_lines(const char *s, long *ret)
 	return 0;
 }
 
+/* --silent's argument: whole seconds, as usec. */
+static int parse_seconds(const char *s, uint64_t *ret)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end || errno || v > UINT64_MAX / 1000000)
+		return -EINVAL;
+	*ret = (uint64_t)v * 1000000;
+	return 0;
+}
+
 static int parse_bool(const char *s, bool *ret)
 {
 	if (!strcmp(s, "1") || !strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "on")) {
@@ -111,6 +129,7 @@ static int parse_bool(const char *s, bool *ret)
 enum {
 	OPT_LIST_BOOTS = 256,
 	OPT_LIST_HOSTS,
+	OPT_SILENT,
 	OPT_GAPS,
 	OPT_VERIFY,
 	OPT_FACILITY,
@@ -133,6 +152,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "boot", optional_argument, NULL, 'b' },
 		{ "list-boots", no_argument, NULL, OPT_LIST_BOOTS },
 		{ "list-hosts", no_argument, NULL, OPT_LIST_HOSTS },
+		{ "silent", required_argument, NULL, OPT_SILENT },
 		{ "gaps", no_argument, NULL, OPT_GAPS },
 		{ "verify", no_argument, NULL, OPT_VERIFY },
 		{ "priority", required_argument, NULL, 'p' },
@@ -191,18 +211,27 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->has_boot = true;
 			break;
 		}
+		case OPT_SILENT:
+			if (parse_seconds(optarg, &o->silent_usec) < 0) {
+				fprintf(stderr,
+					"kmsgctl: bad number of seconds '%s' for --silent (expected a "
+					"whole number, 0 or more)\n",
+					optarg);
+				return -1;
+			}
+			/* fall through */
 		case OPT_LIST_BOOTS:
 		case OPT_LIST_HOSTS:
 		case OPT_GAPS:
 		case OPT_VERIFY: {
 			enum command cmd = c == OPT_LIST_BOOTS	 ? CMD_LIST_BOOTS
 					   : c == OPT_LIST_HOSTS ? CMD_LIST_HOSTS
+					   : c == OPT_SILENT	 ? CMD_SILENT
 					   : c == OPT_GAPS	 ? CMD_GAPS
 								 : CMD_VERIFY;
 			if (o->cmd != CMD_RECORDS && o->cmd != cmd) {
-				fprintf(stderr,
-					"kmsgctl: --list-boots, --list-hosts, --gaps and --verify exclude "
-					"each other\n");
+				fprintf(stderr, "kmsgctl: --list-boots, --list-hosts, --silent, --gaps and "
+						"--verify exclude each other\n");
 				return -1;
 			}
 			o->cmd = cmd;
@@ -361,7 +390,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	if (o->follow && o->cmd != CMD_RECORDS) {
 		fprintf(stderr,
 			"kmsgctl: --follow shows records; it does not go with --list-boots, --list-hosts, "
-			"--gaps or --verify\n");
+			"--silent, --gaps or --verify\n");
 		return -1;
 	}
 	return 0;
@@ -514,25 +543,63 @@ done:
 	return ret;
 }
 
+/*
+ * --silent -H NAME: a host without a journal directory was never heard
+ * from, which makes it silent, not unknown. Splits the names into those
+ * with a directory (or a problem query_open reports) and those without.
+ */
+static void split_absent(const struct options *o, char **present, size_t *npresent, char **absent,
+			 size_t *nabsent)
+{
+	*npresent = *nabsent = 0;
+	for (size_t i = 0; i < o->nhosts; i++) {
+		char path[PATH_MAX];
+		struct stat st;
+		bool dup = false;
+		for (size_t k = 0; k < *nabsent && !dup; k++)
+			dup = strcmp(absent[k], o->hosts[i]) == 0;
+		if (dup)
+			continue;
+		if (store_name_valid(o->hosts[i]) &&
+		    (size_t)snprintf(path, sizeof(path), "%s/hosts/%s", o->dir, o->hosts[i]) < sizeof(path) &&
+		    stat(path, &st) < 0 && errno == ENOENT)
+			absent[(*nabsent)++] = o->hosts[i];
+		else
+			present[(*npresent)++] = o->hosts[i];
+	}
+}
+
 static int show_report(struct options *o)
 {
 	struct query *q = NULL;
 	struct host_summary *hs = NULL;
-	size_t n = 0;
+	size_t n = 0, nabsent = 0;
 	int ret = 1;
+	uint64_t now = timestamp_now();
+	char **names = o->hosts, **absent = NULL;
+	size_t nnames = o->nhosts;
+	if (o->cmd == CMD_SILENT && o->nhosts > 0) {
+		names = calloc(o->nhosts, sizeof(*names));
+		absent = calloc(o->nhosts, sizeof(*absent));
+		if (!names || !absent) {
+			fprintf(stderr, "kmsgctl: %s\n", strerror(ENOMEM));
+			goto done;
+		}
+		split_absent(o, names, &nnames, absent, &nabsent);
+	}
 	/* The query resolves and checks the host names; the report reads on its own. */
-	if (query_open(&q, o->dir, o->hosts, o->nhosts, &o->filter) < 0)
+	if (query_open(&q, o->dir, names, nnames, &o->filter) < 0)
 		goto done;
 	n = query_nhosts(q);
-	hs = calloc(n ? n : 1, sizeof(*hs));
+	hs = calloc(n + nabsent ? n + nabsent : 1, sizeof(*hs));
 	if (!hs) {
 		fprintf(stderr, "kmsgctl: %s\n", strerror(ENOMEM));
 		goto done;
 	}
 	bool failed = false;
 	for (size_t i = 0; i < n; i++) {
-		int r = summary_scan(query_host_name(q, i), query_host_path(q, i), o->cmd != CMD_LIST_BOOTS,
-				     &hs[i]);
+		int r = summary_scan(query_host_name(q, i), query_host_path(q, i),
+				     o->cmd == CMD_LIST_HOSTS || o->cmd == CMD_GAPS, &hs[i]);
 		if (r == -EBADMSG) {
 			fprintf(stderr,
 				"kmsgctl: host %s: damaged entry at offset %lld; reporting what is before "
@@ -557,6 +624,21 @@ static int show_report(struct options *o)
 		summary_print_boots(hs, n, fmt, o->utc, stdout);
 	} else if (o->cmd == CMD_LIST_HOSTS) {
 		summary_print_hosts(hs, n, fmt, o->utc, stdout);
+	} else if (o->cmd == CMD_SILENT) {
+		/* Named hosts without a journal: nothing known but the name. */
+		for (size_t i = 0; i < nabsent; i++)
+			snprintf(hs[n + i].name, sizeof(hs[n + i].name), "%s", absent[i]);
+		n += nabsent;
+		bool any = false;
+		for (size_t i = 0; i < n; i++)
+			any |= summary_silent(&hs[i], now, o->silent_usec);
+		int r = summary_print_silent(hs, n, now, o->silent_usec, fmt, o->utc, stdout);
+		if (r < 0) {
+			fprintf(stderr, "kmsgctl: %s\n", strerror(-r));
+			failed = true;
+		}
+		/* For alerting: exit 1 when some host is silent. */
+		failed |= any;
 	} else {
 		bool missing = false, any = false;
 		for (size_t i = 0; i < n; i++) {
@@ -581,6 +663,9 @@ done:
 		summary_free(&hs[i]);
 	free(hs);
 	query_free(q);
+	if (names != o->hosts)
+		free(names);
+	free(absent);
 	return ret;
 }
 

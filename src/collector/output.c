@@ -26,11 +26,16 @@ struct output {
 	uint8_t last_boot[16];
 	uint8_t *scratch;
 	size_t scratch_cap;
+	/* The record's text is built here and written with one fwrite: a
+	 * printf per field cost more than reading and checking the record. */
+	char *line;
+	size_t line_len, line_cap;
 	char cursor[CURSOR_MAX];
 	/* The last second formatted: records come many to a second. */
 	bool have_sec;
 	uint64_t sec;
 	char sec_text[48];
+	size_t sec_len;
 };
 
 static const char *const mode_names[] = {
@@ -73,6 +78,7 @@ void output_free(struct output *o)
 		return;
 	view_free(o->v);
 	free(o->scratch);
+	free(o->line);
 	free(o);
 }
 
@@ -99,34 +105,97 @@ static const char *level_color(uint8_t level)
 	return "";
 }
 
+/* Room for n more bytes in the line (allocated even for n == 0: memcpy
+ * may not be given NULL). 0 or -ENOMEM. */
+static int line_reserve(struct output *o, size_t n)
+{
+	if (o->line && n <= o->line_cap - o->line_len)
+		return 0;
+	size_t cap = o->line_cap ? o->line_cap : 256;
+	while (cap - o->line_len < n) {
+		if (cap > SIZE_MAX / 2)
+			return -ENOMEM;
+		cap *= 2;
+	}
+	char *p = realloc(o->line, cap);
+	if (!p)
+		return -ENOMEM;
+	o->line = p;
+	o->line_cap = cap;
+	return 0;
+}
+
+/* Append without a check: line_reserve made the room. */
+static void line_add(struct output *o, const void *p, size_t n)
+{
+	memcpy(o->line + o->line_len, p, n);
+	o->line_len += n;
+}
+
+static int line_put(struct output *o, const void *p, size_t n)
+{
+	if (line_reserve(o, n) < 0)
+		return -ENOMEM;
+	line_add(o, p, n);
+	return 0;
+}
+
+static int line_puts(struct output *o, const char *s)
+{
+	return line_put(o, s, strlen(s));
+}
+
+/* The line to stdout, and start the next. */
+static void line_flush(struct output *o)
+{
+	fwrite(o->line, 1, o->line_len, stdout);
+	o->line_len = 0;
+}
+
+/* v in decimal at out, at least width digits (zero-padded); the number of
+ * characters (at most 20). */
+static size_t put_dec(char *out, uint64_t v, size_t width)
+{
+	char d[20];
+	size_t n = 0;
+	do {
+		d[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n < width && n < sizeof(d))
+		d[n++] = '0';
+	for (size_t i = 0; i < n; i++)
+		out[i] = d[n - 1 - i];
+	return n;
+}
+
 /* A line (or the whole message for cat), coloured, with the part
  * [hs, he) of it highlighted (hs == he: none). */
-static void put_colored(const struct output *o, const uint8_t *p, size_t len, uint8_t level, size_t hs,
-			size_t he)
+static int put_colored(struct output *o, const uint8_t *p, size_t len, uint8_t level, size_t hs, size_t he)
 {
-	if (!o->c.color) {
-		fwrite(p, 1, len, stdout);
-		return;
-	}
+	if (!o->c.color)
+		return line_put(o, p, len);
 	const char *on = level_color(level);
+	int r = 0;
 	if (hs >= he) {
 		if (*on) {
-			fputs(on, stdout);
-			fwrite(p, 1, len, stdout);
-			fputs(ANSI_NORMAL, stdout);
+			r |= line_puts(o, on);
+			r |= line_put(o, p, len);
+			r |= line_puts(o, ANSI_NORMAL);
 		} else {
-			fwrite(p, 1, len, stdout);
+			r |= line_put(o, p, len);
 		}
-		return;
+		return r ? -ENOMEM : 0;
 	}
-	fputs(on, stdout);
-	fwrite(p, 1, hs, stdout);
-	fputs(level <= 3 ? ANSI_BOLD : ANSI_RED, stdout);
-	fwrite(p + hs, 1, he - hs, stdout);
-	fputs(*on ? on : ANSI_NORMAL, stdout);
-	fwrite(p + he, 1, len - he, stdout);
+	r |= line_puts(o, on);
+	r |= line_put(o, p, hs);
+	r |= line_puts(o, level <= 3 ? ANSI_BOLD : ANSI_RED);
+	r |= line_put(o, p + hs, he - hs);
+	r |= line_puts(o, *on ? on : ANSI_NORMAL);
+	r |= line_put(o, p + he, len - he);
 	if (*on)
-		fputs(ANSI_NORMAL, stdout);
+		r |= line_puts(o, ANSI_NORMAL);
+	return r ? -ENOMEM : 0;
 }
 
 static int scratch_reserve(struct output *o, size_t n)
@@ -170,26 +239,95 @@ static int prepare(struct output *o, const struct record *r, size_t *ret_len)
 	return 0;
 }
 
-static int print_short(struct output *o, const char *host, const struct journal_entry *e)
+/* The time column of the short formats into the line (at most 64 bytes). */
+static void put_time(struct output *o, const struct record *r)
 {
-	const struct record *r = &e->rec;
-	char ts[64];
+	char *t = o->line + o->line_len;
+	size_t n = 0;
 	if (o->c.mode == OUTPUT_SHORT_MONOTONIC) {
-		snprintf(ts, sizeof(ts), "[%5" PRIu64 ".%06" PRIu64 "]", r->mono_usec / 1000000,
-			 r->mono_usec % 1000000);
+		/* "[%5llu.%06llu]": the seconds right-aligned in 5 columns. */
+		char sec[20];
+		size_t sl = put_dec(sec, r->mono_usec / 1000000, 0);
+		t[n++] = '[';
+		for (size_t k = sl; k < 5; k++)
+			t[n++] = ' ';
+		memcpy(t + n, sec, sl);
+		n += sl;
+		t[n++] = '.';
+		n += put_dec(t + n, r->mono_usec % 1000000, 6);
+		t[n++] = ']';
 	} else {
 		uint64_t sec = r->real_usec / 1000000;
 		if (!o->have_sec || sec != o->sec) {
 			timestamp_format(o->sec_text, sizeof(o->sec_text), sec * 1000000,
 					 o->c.mode == OUTPUT_SHORT_ISO ? TS_ISO : TS_SHORT, o->c.utc);
+			o->sec_len = strlen(o->sec_text);
 			o->sec = sec;
 			o->have_sec = true;
 		}
-		if (o->c.mode == OUTPUT_SHORT_PRECISE)
-			snprintf(ts, sizeof(ts), "%s.%06u", o->sec_text, (unsigned)(r->real_usec % 1000000));
-		else
-			memcpy(ts, o->sec_text, sizeof(o->sec_text));
+		memcpy(t, o->sec_text, o->sec_len);
+		n = o->sec_len;
+		if (o->c.mode == OUTPUT_SHORT_PRECISE) {
+			t[n++] = '.';
+			n += put_dec(t + n, r->real_usec % 1000000, 6);
+		}
 	}
+	o->line_len += n;
+}
+
+/* The message as journalctl's short formats show it, after the prefix of
+ * indent bytes: lines indented under the first, or a blob's size. */
+static int put_message(struct output *o, const struct record *r, size_t indent)
+{
+	const uint8_t *m = r->msg;
+	size_t len = r->msg_len;
+	/* Most messages are plain ASCII: nothing to strip, printable, one line. */
+	bool plain = text_plain_ascii(m, len);
+	if (!plain) {
+		if (prepare(o, r, &len) < 0)
+			return -ENOMEM;
+		m = o->scratch;
+		if (!text_printable(m, len, true)) {
+			char size[32];
+			text_bytes(size, sizeof(size), len);
+			int w = line_puts(o, "[");
+			w |= line_puts(o, size);
+			w |= line_puts(o, " blob data]\n");
+			return w ? -ENOMEM : 0;
+		}
+		/* A final newline ends the last line; it does not start another. */
+		if (len > 0 && m[len - 1] == '\n')
+			len--;
+	}
+	size_t hs = 0, he = 0;
+	if (o->c.color && o->c.grep && !filter_grep_find(o->c.grep, m, len, &hs, &he))
+		hs = he = 0;
+	size_t pos = 0;
+	for (bool first = true;; first = false) {
+		const uint8_t *nl = !plain && len > pos ? memchr(m + pos, '\n', len - pos) : NULL;
+		size_t end = nl ? (size_t)(nl - m) : len;
+		if (!first) {
+			if (line_reserve(o, indent) < 0)
+				return -ENOMEM;
+			memset(o->line + o->line_len, ' ', indent);
+			o->line_len += indent;
+		}
+		/* The highlight, clipped to this line. */
+		size_t ls = hs > pos ? hs : pos, le = he < end ? he : end;
+		int w = ls < le ? put_colored(o, m + pos, end - pos, r->level, ls - pos, le - pos)
+				: put_colored(o, m + pos, end - pos, r->level, 0, 0);
+		if (w < 0 || line_put(o, "\n", 1) < 0)
+			return -ENOMEM;
+		if (!nl)
+			break;
+		pos = end + 1;
+	}
+	return 0;
+}
+
+static int print_short(struct output *o, const char *host, const struct journal_entry *e)
+{
+	const struct record *r = &e->rec;
 	if (o->c.boot_separators && !text_id_null(r->boot_id)) {
 		if (o->have_boot && memcmp(o->last_boot, r->boot_id, 16) != 0) {
 			char hex[33];
@@ -201,56 +339,49 @@ static int print_short(struct output *o, const char *host, const struct journal_
 		o->have_boot = true;
 	}
 	const uint8_t *id, *pid;
-	size_t idlen, pidlen;
+	size_t idlen, pidlen, hostlen = strlen(host);
 	view_identifier(r, &id, &idlen, &pid, &pidlen);
-	int n = pid ? printf("%s %s %.*s[%.*s]: ", ts, host, (int)idlen, (const char *)id, (int)pidlen,
-			     (const char *)pid)
-		    : printf("%s %s %.*s: ", ts, host, (int)idlen, (const char *)id);
-	size_t indent = n > 0 ? (size_t)n : 0;
-
-	size_t len;
-	if (prepare(o, r, &len) < 0)
+	/* As printf's %.*s did: a journal field's value ends at a NUL byte. */
+	const uint8_t *z = memchr(id, '\0', idlen);
+	if (z)
+		idlen = (size_t)(z - id);
+	if (pid && (z = memchr(pid, '\0', pidlen)))
+		pidlen = (size_t)(z - pid);
+	/* "TIME HOST ID[PID]: " and, when it fits, the message and its newline. */
+	size_t prefix = 64 + 1 + hostlen + 1 + idlen + 2 + pidlen + 3;
+	int ret = 0;
+	o->line_len = 0;
+	if (line_reserve(o, prefix + r->msg_len + 1) < 0)
 		return -ENOMEM;
-	const uint8_t *m = o->scratch;
-	if (!text_printable(m, len, true)) {
-		char size[32];
-		text_bytes(size, sizeof(size), len);
-		printf("[%s blob data]\n", size);
-		return 0;
+	put_time(o, r);
+	line_add(o, " ", 1);
+	line_add(o, host, hostlen);
+	line_add(o, " ", 1);
+	line_add(o, id, idlen);
+	if (pid) {
+		line_add(o, "[", 1);
+		line_add(o, pid, pidlen);
+		line_add(o, "]", 1);
 	}
-	/* A final newline ends the last line; it does not start another. */
-	if (len > 0 && m[len - 1] == '\n')
-		len--;
-	size_t hs = 0, he = 0;
-	if (o->c.color && o->c.grep && !filter_grep_find(o->c.grep, m, len, &hs, &he))
-		hs = he = 0;
-	size_t pos = 0;
-	for (bool first = true;; first = false) {
-		const uint8_t *nl = len > pos ? memchr(m + pos, '\n', len - pos) : NULL;
-		size_t end = nl ? (size_t)(nl - m) : len;
-		if (!first)
-			printf("%*s", (int)indent, "");
-		/* The highlight, clipped to this line. */
-		size_t ls = hs > pos ? hs : pos, le = he < end ? he : end;
-		if (ls < le)
-			put_colored(o, m + pos, end - pos, r->level, ls - pos, le - pos);
-		else
-			put_colored(o, m + pos, end - pos, r->level, 0, 0);
-		putchar('\n');
-		if (!nl)
-			break;
-		pos = end + 1;
-	}
-	return 0;
+	line_add(o, ": ", 2);
+	ret = put_message(o, r, o->line_len);
+	if (ret == 0)
+		line_flush(o);
+	o->line_len = 0;
+	return ret;
 }
 
-static void print_cat(struct output *o, const struct record *r)
+static int print_cat(struct output *o, const struct record *r)
 {
 	size_t hs = 0, he = 0;
 	if (o->c.color && o->c.grep && !filter_grep_find(o->c.grep, r->msg, r->msg_len, &hs, &he))
 		hs = he = 0;
-	put_colored(o, r->msg, r->msg_len, r->level, hs, he);
-	putchar('\n');
+	o->line_len = 0;
+	int ret = put_colored(o, r->msg, r->msg_len, r->level, hs, he);
+	if (ret == 0 && (ret = line_put(o, "\n", 1)) == 0)
+		line_flush(o);
+	o->line_len = 0;
+	return ret;
 }
 
 static int print_json(struct output *o, const char *host, const struct journal_entry *e)
@@ -324,7 +455,7 @@ int output_entry(struct output *o, const char *host, const struct journal_entry 
 	int r = 0;
 	switch (o->c.mode) {
 	case OUTPUT_CAT:
-		print_cat(o, &e->rec);
+		r = print_cat(o, &e->rec);
 		break;
 	case OUTPUT_JSON:
 	case OUTPUT_JSON_PRETTY:

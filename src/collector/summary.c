@@ -291,6 +291,80 @@ out:
 	free(t.cells);
 }
 
+/* ---- silent hosts ---- */
+
+/* How long s has been silent at now; false when it was never seen. */
+static bool silent_for(const struct host_summary *s, uint64_t now, uint64_t *ret)
+{
+	if (!s->has_seen)
+		return false;
+	*ret = now > s->last_seen ? now - s->last_seen : 0;
+	return true;
+}
+
+bool summary_silent(const struct host_summary *s, uint64_t now, uint64_t limit)
+{
+	uint64_t d;
+	return !silent_for(s, now, &d) || d > limit;
+}
+
+int summary_print_silent(const struct host_summary *hs, size_t n, uint64_t now, uint64_t limit,
+			 enum summary_format fmt, bool utc, FILE *f)
+{
+	size_t listed = 0;
+	if (fmt != SUMMARY_TEXT) {
+		struct json j;
+		json_init(&j, f, fmt == SUMMARY_JSON_PRETTY);
+		for (size_t h = 0; h < n; h++) {
+			const struct host_summary *s = &hs[h];
+			uint64_t d;
+			if (!summary_silent(s, now, limit))
+				continue;
+			bool seen = silent_for(s, now, &d);
+			json_object_begin(&j);
+			json_key(&j, "host");
+			json_cstring(&j, s->name);
+			json_key(&j, "last_seen");
+			seen ? json_u64(&j, s->last_seen) : json_null(&j);
+			json_key(&j, "silent_sec");
+			seen ? json_u64(&j, d / 1000000) : json_null(&j);
+			json_object_end(&j);
+			json_newline(&j);
+		}
+		return 0;
+	}
+	struct table t = { .ncols = 3 };
+	t.right[2] = true;
+	if (table_row(&t) < 0)
+		return -ENOMEM;
+	snprintf(t.cells[0][0], TABLE_CELL, "HOST");
+	snprintf(t.cells[0][1], TABLE_CELL, "LAST SEEN");
+	snprintf(t.cells[0][2], TABLE_CELL, "SECONDS SILENT");
+	for (size_t h = 0; h < n; h++) {
+		const struct host_summary *s = &hs[h];
+		uint64_t d;
+		if (!summary_silent(s, now, limit))
+			continue;
+		bool seen = silent_for(s, now, &d);
+		int r = table_row(&t);
+		if (r < 0) {
+			free(t.cells);
+			return -ENOMEM;
+		}
+		snprintf(t.cells[r][0], TABLE_CELL, "%s", s->name);
+		time_cell(t.cells[r][1], seen, s->last_seen, utc);
+		if (seen)
+			snprintf(t.cells[r][2], TABLE_CELL, "%" PRIu64, d / 1000000);
+		else
+			snprintf(t.cells[r][2], TABLE_CELL, "-");
+		listed++;
+	}
+	if (listed)
+		table_print(&t, f);
+	free(t.cells);
+	return 0;
+}
+
 /* ---- boot selection ---- */
 
 static int hexval(char c)

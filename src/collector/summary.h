@@ -68,6 +68,24 @@ void summary_print_boots(const struct host_summary *hs, size_t n, enum summary_f
 void summary_print_hosts(const struct host_summary *hs, size_t n, enum summary_format fmt, bool utc, FILE *f);
 
 /*
+ * --silent: hosts not heard from for longer than limit (usec) before now,
+ * i.e. without a record received since (last_seen; the collector stores
+ * nothing for a heartbeat). A host without last_seen (no record of its
+ * agent, or no journal: ret of summary_scan left empty but for the name)
+ * is silent. A last_seen after now (the clock went back) is silent for 0.
+ */
+bool summary_silent(const struct host_summary *s, uint64_t now, uint64_t limit);
+/*
+ * The silent hosts of hs, one per line: a table (HOST, LAST SEEN, SECONDS
+ * SILENT; nothing at all, not even the header, when none is silent), or
+ * one JSON object per host with host, last_seen (usec or null) and
+ * silent_sec (whole seconds, or null when never seen). 0 or -ENOMEM.
+ */
+__attribute__((warn_unused_result)) int summary_print_silent(const struct host_summary *hs, size_t n,
+							     uint64_t now, uint64_t limit,
+							     enum summary_format fmt, bool utc, FILE *f);
+
+/*
  * A -b argument: "all", an offset N (1 = the first boot, 0 = the last,
  * -1 the one before, ...), a boot id (32 hex digits, dashes allowed), or
  * an id with an offset relative to it (ID-1, ID+2).

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "text.h"
 
@@ -52,6 +53,28 @@ bool text_printable(const uint8_t *p, size_t len, bool allow_newline)
 			return false;
 		i += n;
 	}
+	return true;
+}
+
+bool text_plain_ascii(const uint8_t *p, size_t len)
+{
+	const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+	/* Per 8 bytes, a high bit is set where a byte is >= 0x80, below 0x20
+	 * or 0x7f. The borrow tricks may mark a wrong byte of a word, never a
+	 * word without one; messages are short, so no early exit. */
+	uint64_t bad = 0;
+	size_t i = 0;
+	for (; len - i >= 8; i += 8) {
+		uint64_t w, del;
+		memcpy(&w, p + i, 8);
+		del = w ^ (0x7f * ones);
+		bad |= w | ((w - 0x20 * ones) & ~w) | ((del - ones) & ~del);
+	}
+	if (bad & highs)
+		return false;
+	for (; i < len; i++)
+		if (p[i] < 0x20 || p[i] >= 0x7f)
+			return false;
 	return true;
 }
 

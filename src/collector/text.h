@@ -18,6 +18,13 @@
  */
 bool text_printable(const uint8_t *p, size_t len, bool allow_newline);
 
+/*
+ * True when every byte of p[0..len) is in 0x20..0x7e: printable ASCII
+ * without tab or newline, which every output shows as it is. The common
+ * case, checked 8 bytes at a time, before the slower text_printable.
+ */
+bool text_plain_ascii(const uint8_t *p, size_t len);
+
 /* "17B", "1.9K", "58.5K", "1.2M": systemd's format_bytes(). */
 void text_bytes(char *buf, size_t cap, uint64_t n);
 

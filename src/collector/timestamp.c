@@ -87,11 +87,16 @@ void timespan_format(char *buf, size_t cap, int64_t usec)
 		return;
 	}
 	unsigned ms = (unsigned)(t % USEC_PER_SEC / 1000);
+	/* The milliseconds without trailing zeros: 500 ".5", 50 ".05", 123 ".123".
+	 * Dropped from the number, not cut from the string: nothing is indexed. */
 	char frac[8] = "";
 	if (ms) {
-		snprintf(frac, sizeof(frac), ".%03u", ms);
-		for (size_t k = strlen(frac) - 1; frac[k] == '0'; k--)
-			frac[k] = '\0';
+		int width = 3;
+		while (ms % 10 == 0) {
+			ms /= 10;
+			width--;
+		}
+		snprintf(frac, sizeof(frac), ".%0*u", width, ms);
 	}
 	snprintf(buf + n, cap - n, "%s%" PRIu64 "%ss", sep, t / USEC_PER_SEC, frac);
 }
