@@ -60,7 +60,7 @@ static void test_header(void)
 	uint8_t buf[SEGMENT_HDR_MIN + 2 * SEGMENT_STREAM_LEN];
 	CHECK_EQ_INT(segment_header_size(2), sizeof(buf));
 	segment_header_encode(buf, &h);
-	CHECK(memcmp(buf, "KSSEG001", 8) == 0);
+	CHECK(memcmp(buf, "KSSEG002", 8) == 0);
 	char p[128];
 	snprintf(p, sizeof(p), "%s/hdr", tmpdir);
 	CHECK_EQ_INT(durable_replace(p, buf, sizeof(buf), 0600), 0);

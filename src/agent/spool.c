@@ -15,6 +15,11 @@
  * - The memory queue (degraded) is one FIFO per rank, so that dropping the
  *   oldest record of the least important rank is O(1); reading and writing
  *   out in seq order merge the nine heads.
+ * - The urgent index: the seqs of the held records of level <=
+ *   SPOOL_URGENT_LEVEL, ascending, in a ring of SPOOL_URGENT_MAX. Seqs are
+ *   given in increasing order, so appends go at its end and acks take
+ *   from its front; a seq whose record overflow or damage took later
+ *   stays until an ack passes it (spool_read then finds another seq).
  *
  * Decisions:
  * - Rank orders what overflow drops first: rank 8 (debug) .. rank 1
@@ -219,6 +224,11 @@ struct spool {
 
 	struct spool_loss *loss; /* found on open */
 	size_t nloss;
+
+	struct {
+		uint64_t *v; /* SPOOL_URGENT_MAX */
+		size_t head, n;
+	} urg;
 
 	struct spool_stats st;
 };
@@ -1584,8 +1594,43 @@ static void spool_free(struct spool *s)
 	free(s->rbuf);
 	free(s->pend);
 	free(s->loss);
+	free(s->urg.v);
 	free(s->dir);
 	free(s);
+}
+
+/* ---- the urgent index ---- */
+
+/* A record just kept (seqs come in increasing order). */
+static void urg_push(struct spool *s, uint64_t seq, int level)
+{
+	if (level > SPOOL_URGENT_LEVEL)
+		return;
+	if (s->urg.n == SPOOL_URGENT_MAX) {
+		s->st.urgent_unindexed++;
+		return;
+	}
+	s->urg.v[(s->urg.head + s->urg.n++) % SPOOL_URGENT_MAX] = seq;
+}
+
+static uint64_t urg_at(const struct spool *s, size_t i)
+{
+	return s->urg.v[(s->urg.head + i) % SPOOL_URGENT_MAX];
+}
+
+size_t spool_urgent(const struct spool *s, uint64_t from, uint64_t to, uint64_t *seqs, size_t max)
+{
+	size_t a = 0, b = s->urg.n, n = 0;
+	while (a < b) {
+		size_t m = a + (b - a) / 2;
+		if (urg_at(s, m) < from)
+			a = m + 1;
+		else
+			b = m;
+	}
+	for (; a < s->urg.n && n < max && urg_at(s, a) < to; a++)
+		seqs[n++] = urg_at(s, a);
+	return n;
 }
 
 /* Act on what analyze found: set aside, truncate, index, report, repair. */
@@ -1653,8 +1698,10 @@ static int recover(struct spool *s, struct scan *sc)
 		g->cap = ss->cap;
 		ss->ents = NULL;
 		memcpy(g->hdr, ss->hdr, HDR);
-		for (size_t j = 0; j < g->n; j++)
+		for (size_t j = 0; j < g->n; j++) {
 			held_add(s, g, &g->ents[j]);
+			urg_push(s, g->ents[j].seq, g->ents[j].level);
+		}
 		s->bytes += g->bytes;
 	}
 	if (dirty) {
@@ -1733,7 +1780,8 @@ int spool_open(struct spool **ret, const char *dir, const struct spool_conf *con
 	s->dir = strdup(dir);
 	s->ebuf = malloc(RECORD_MAX + OVH);
 	s->rbuf = malloc(RECORD_MAX + OVH);
-	if (!s->dir || !s->ebuf || !s->rbuf) {
+	s->urg.v = malloc(SPOOL_URGENT_MAX * sizeof(*s->urg.v));
+	if (!s->dir || !s->ebuf || !s->rbuf || !s->urg.v) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -1881,6 +1929,7 @@ int spool_append(struct spool *s, struct record *rec)
 			if (r == 0 || r == W_INDOUBT) {
 				s->st.appended++;
 				cursor_set(&s->acc_cursor, rec);
+				urg_push(s, seq, rec->level);
 				return r == 0 ? 0 : 1;
 			}
 			/* W_NOTKEPT: into memory with the seq it has. */
@@ -1891,6 +1940,7 @@ int spool_append(struct spool *s, struct record *rec)
 			}
 			s->st.appended++;
 			cursor_set(&s->acc_cursor, rec);
+			urg_push(s, seq, rec->level);
 			return 1;
 		}
 	}
@@ -1899,6 +1949,7 @@ int spool_append(struct spool *s, struct record *rec)
 		return r;
 	s->st.appended++;
 	cursor_set(&s->acc_cursor, rec);
+	urg_push(s, rec->stream_seq, rec->level);
 	return 1;
 }
 
@@ -2030,6 +2081,10 @@ int spool_ack(struct spool *s, uint64_t hwm)
 	for (int rk = 0; rk < NRANK; rk++)
 		while (s->mq[rk].n && mq_front(&s->mq[rk])->seq < hwm)
 			free(mq_pop(s, rk));
+	while (s->urg.n && urg_at(s, 0) < hwm) {
+		s->urg.head = (s->urg.head + 1) % SPOOL_URGENT_MAX;
+		s->urg.n--;
+	}
 	return r;
 }
 
@@ -2090,6 +2145,7 @@ void spool_get_stats(const struct spool *s, struct spool_stats *st)
 	st->segments = s->nseg;
 	memcpy(st->held, s->held_level, sizeof(st->held));
 	st->mem_records = s->mq_n;
+	st->urgent_indexed = s->urg.n;
 	st->mem_bytes = s->mq_bytes;
 	st->degraded = s->degraded;
 }

@@ -72,6 +72,11 @@
 #define SPOOL_ENTRY_SUM_BYTES 16
 #define SPOOL_ENTRY_OVERHEAD (SPOOL_ENTRY_LEN_BYTES + SPOOL_ENTRY_SUM_BYTES)
 #define SPOOL_HDR_F_CURSOR 1u
+/* Records of this level or more important are urgent: spool_urgent finds
+ * them (docs/SPOOL.md, "Priority"). */
+#define SPOOL_URGENT_LEVEL 3
+/* Urgent records the index holds at most (64 KiB of memory). */
+#define SPOOL_URGENT_MAX 8192
 /* Room kept free for a gap record (an encoded gap entry is under 800 bytes). */
 #define SPOOL_GAP_RESERVE 1024
 /* Smallest max_bytes: two largest entries in their own segments, plus reserve. */
@@ -155,6 +160,17 @@ __attribute__((warn_unused_result)) int spool_read(struct spool *s, uint64_t fro
 						   size_t *len, uint64_t *seq);
 
 /*
+ * The urgent records (level <= SPOOL_URGENT_LEVEL) held with from <= seq
+ * < to: up to max of their seqs, ascending, into seqs; returns how many.
+ * From an index in memory, not the files: it holds the seqs of urgent
+ * records appended (or found on open) and not yet acked, at most
+ * SPOOL_URGENT_MAX (urgent records appended while it is full are not in
+ * it: stats.urgent_unindexed). A seq may name a record overflow or damage
+ * took since: spool_read then returns a higher seq.
+ */
+size_t spool_urgent(const struct spool *s, uint64_t from, uint64_t to, uint64_t *seqs, size_t max);
+
+/*
  * The collector holds every record below hwm: delete whole segments whose
  * records are all below it (never the newest segment: it keeps the stream
  * position and cursor), and free such records from the memory queue.
@@ -200,8 +216,10 @@ struct spool_stats {
 	uint64_t rewrites;   /* segments rewritten or deleted by overflow drops, or repaired */
 	uint64_t dropped[8]; /* records dropped by level (disk overflow and memory bound) */
 	uint64_t dropped_total;
-	uint64_t damaged;     /* stream seqs reported lost to damage or torn writes */
-	uint64_t mem_records; /* records in the memory queue now */
+	uint64_t damaged;	   /* stream seqs reported lost to damage or torn writes */
+	uint64_t mem_records;	   /* records in the memory queue now */
+	uint64_t urgent_indexed;   /* seqs in the urgent index now */
+	uint64_t urgent_unindexed; /* urgent records that found the index full */
 	uint64_t mem_bytes;
 	int degraded; /* spool_degraded() */
 };

@@ -27,6 +27,11 @@
 #define UPLINK_WBUF_CAP (UPLINK_WBUF_LOW + 2 * (FRAME_HDR + FRAME_MAX))
 #define UPLINK_TICK_MS 1000
 #define UPLINK_BACKOFF_MIN_MS 200
+/* A collector that ended a session with URGENT messages before its first
+ * ACK gets none for this long: it may be an older one, which closes on the
+ * unknown type (docs/PROTOCOL.md 5.9); without the pause every session
+ * would end the same way while a backlog waits. */
+#define UPLINK_URGENT_PAUSE_MS (10 * 60 * 1000)
 
 enum uplink_state {
 	UP_IDLE,       /* waiting for the reconnect timer */
@@ -57,9 +62,20 @@ struct uplink {
 	struct frame_reader fr;
 	uint8_t *wbuf;
 	size_t woff, wlen;
-	uint8_t *plain;
+	uint8_t *plain;	 /* the next BATCH, built (pend_count > 0) and not yet sent */
+	uint8_t *uplain; /* an URGENT message being built */
+	size_t pend_off;
+	uint16_t pend_count;
+	uint64_t pend_end; /* the seq after the last record of that BATCH */
+	/* This session: the urgent records below this were sent in URGENT
+	 * messages (or are in order before it); reset by each session, so
+	 * that a new collector gets them first too. */
+	uint64_t urgent_next;
+	uint64_t session_urgent; /* records sent in URGENT messages in this session */
+	size_t urgent_pause_target;
+	uint64_t urgent_pause_until_ms; /* 0: no pause */
 
-	uint64_t send_next; /* next stream seq to send */
+	uint64_t send_next; /* next stream seq to send in order */
 	uint64_t acked;	    /* collector's high-water mark */
 	/* The highest mark any collector acknowledged since the agent
 	 * started, and which one: with failover, records below it are held
@@ -106,6 +122,7 @@ static void drop_connection(struct uplink *u, const char *why)
 	noise_cipher_wipe(&u->rx);
 	frame_reader_free(&u->fr);
 	u->woff = u->wlen = 0;
+	u->pend_count = 0;
 	u->state = UP_IDLE;
 	u->stats.connected = 0;
 }
@@ -140,6 +157,14 @@ static void fail(struct uplink *u, const char *why)
 {
 	bool worked = u->state == UP_READY && u->acked_once;
 	bool connecting = u->state == UP_CONNECTING;
+	if (u->state == UP_READY && !u->acked_once && u->session_urgent) {
+		log_notice("collector %s ended the session after URGENT messages, before any ack: none to it "
+			   "for "
+			   "%d minutes (an older collector closes on them)",
+			   target_name(u), UPLINK_URGENT_PAUSE_MS / 60000);
+		u->urgent_pause_target = u->target;
+		u->urgent_pause_until_ms = loop_now_ms(u->loop) + UPLINK_URGENT_PAUSE_MS;
+	}
 	drop_connection(u, why);
 	if (worked) {
 		u->target = 0;
@@ -197,6 +222,14 @@ static int flush_wbuf(struct uplink *u)
 /* Encrypt plaintext into the write buffer as one frame. */
 static int put_transport(struct uplink *u, const uint8_t *p, size_t plen)
 {
+	/* What was sent goes first: callers keep the unsent part under
+	 * UPLINK_WBUF_LOW before they add a frame, but flush_wbuf moves it
+	 * to the front only past UPLINK_WBUF_LOW. */
+	if (u->wlen + FRAME_HDR + plen + NOISE_TAG_LEN > UPLINK_WBUF_CAP && u->woff > 0) {
+		memmove(u->wbuf, u->wbuf + u->woff, u->wlen - u->woff);
+		u->wlen -= u->woff;
+		u->woff = 0;
+	}
 	if (u->wlen + FRAME_HDR + plen + NOISE_TAG_LEN > UPLINK_WBUF_CAP)
 		return -ENOBUFS;
 	int n = noise_encrypt(&u->tx, p, plen, u->wbuf + u->wlen + FRAME_HDR,
@@ -208,43 +241,130 @@ static int put_transport(struct uplink *u, const uint8_t *p, size_t plen)
 	return 0;
 }
 
-/* Fill the write buffer with batches of spooled records from send_next
- * on. Seqs the spool no longer holds (dropped on overflow, damaged) are
- * skipped: the spool's gap records say why. Only fsynced records are sent:
- * one that a power loss could still take from the spool would leave its
- * seq free for another record, which the collector, holding the first,
- * would then drop as a duplicate (docs/SPOOL.md). */
-static int send_batches(struct uplink *u)
+/* Build the next BATCH into plain: spooled records from send_next on, as
+ * many as fit. Seqs the spool no longer holds (dropped on overflow,
+ * damaged) are skipped: the spool's gap records say why. Only fsynced
+ * records are sent (below limit): one that a power loss could still take
+ * from the spool would leave its seq free for another record, which the
+ * collector, holding the first, would then drop as a duplicate
+ * (docs/SPOOL.md). */
+static int build_batch(struct uplink *u, uint64_t limit)
 {
-	uint64_t limit = spool_synced_seq(u->q);
-	while (u->wlen - u->woff < UPLINK_WBUF_LOW && u->send_next < limit) {
-		size_t off = PROTO_BATCH_HDR;
-		uint16_t count = 0;
-		while (count < UINT16_MAX) {
+	size_t off = PROTO_BATCH_HDR;
+	uint16_t count = 0;
+	uint64_t next = u->send_next;
+	while (count < UINT16_MAX) {
+		const uint8_t *rec;
+		size_t len;
+		uint64_t seq;
+		int r = spool_read(u->q, next, &rec, &len, &seq);
+		if (r == -ENOENT)
+			break;
+		if (r < 0)
+			return r;
+		if (seq >= limit || off + PROTO_BATCH_REC_HDR + len > PROTO_PLAIN_MAX)
+			break;
+		put_be32(u->plain + off, (uint32_t)len);
+		memcpy(u->plain + off + PROTO_BATCH_REC_HDR, rec, len);
+		off += PROTO_BATCH_REC_HDR + len;
+		count++;
+		next = seq + 1;
+	}
+	u->plain[0] = PROTO_MSG_BATCH;
+	put_be16(u->plain + 1, count);
+	u->pend_off = off;
+	u->pend_count = count;
+	u->pend_end = next;
+	return 0;
+}
+
+/*
+ * Priority (docs/SPOOL.md): one URGENT message of the urgent records
+ * (level <= PROTO_URGENT_LEVEL_MAX, from the spool's index) that lie
+ * beyond the pending BATCH and were not sent urgently in this session.
+ * Returns how many records it carries (0: none, nothing sent) or -errno.
+ */
+static int put_urgent(struct uplink *u, uint64_t limit)
+{
+	uint64_t from = u->pend_end > u->urgent_next ? u->pend_end : u->urgent_next, seqs[64];
+	size_t off = PROTO_BATCH_HDR;
+	uint16_t count = 0;
+	bool full = false;
+	while (!full && from < limit) {
+		size_t n = spool_urgent(u->q, from, limit, seqs, sizeof(seqs) / sizeof(seqs[0]));
+		if (n == 0) {
+			from = limit;
+			break;
+		}
+		for (size_t i = 0; i < n; i++) {
 			const uint8_t *rec;
 			size_t len;
 			uint64_t seq;
-			int r = spool_read(u->q, u->send_next, &rec, &len, &seq);
-			if (r == -ENOENT)
-				break;
-			if (r < 0)
+			int r = spool_read(u->q, seqs[i], &rec, &len, &seq);
+			if (r < 0 && r != -ENOENT)
 				return r;
-			if (seq >= limit || off + PROTO_BATCH_REC_HDR + len > PROTO_PLAIN_MAX)
+			/* Gone since (overflow, damage), or not urgent after all
+			 * (byte 2 of a record is its level, record.h): skipped. */
+			if (r == -ENOENT || seq != seqs[i] || rec[2] > PROTO_URGENT_LEVEL_MAX) {
+				from = seqs[i] + 1;
+				continue;
+			}
+			if (off + PROTO_BATCH_REC_HDR + len > PROTO_PLAIN_MAX || count == UINT16_MAX) {
+				full = true;
 				break;
-			put_be32(u->plain + off, (uint32_t)len);
-			memcpy(u->plain + off + PROTO_BATCH_REC_HDR, rec, len);
+			}
+			put_be32(u->uplain + off, (uint32_t)len);
+			memcpy(u->uplain + off + PROTO_BATCH_REC_HDR, rec, len);
 			off += PROTO_BATCH_REC_HDR + len;
 			count++;
-			u->send_next = seq + 1;
+			from = seq + 1;
 		}
-		if (count == 0)
-			break;
-		u->plain[0] = PROTO_MSG_BATCH;
-		put_be16(u->plain + 1, count);
-		int r = put_transport(u, u->plain, off);
-		if (r < 0)
+	}
+	u->urgent_next = from;
+	if (count == 0)
+		return 0;
+	u->uplain[0] = PROTO_MSG_URGENT;
+	put_be16(u->uplain + 1, count);
+	int r = put_transport(u, u->uplain, off);
+	if (r < 0)
+		return r;
+	u->stats.urgent += count;
+	u->session_urgent += count;
+	return count;
+}
+
+/*
+ * Fill the write buffer with messages while less than UPLINK_WBUF_LOW is
+ * unsent: BATCHes of the records from send_next on, in order. While a
+ * backlog waits (records beyond what the next BATCH carries), the urgent
+ * records among them go first, in URGENT messages.
+ */
+static int send_batches(struct uplink *u)
+{
+	uint64_t limit = spool_synced_seq(u->q);
+	while (u->wlen - u->woff < UPLINK_WBUF_LOW) {
+		int r;
+		if (u->pend_count == 0) {
+			if (u->send_next >= limit)
+				break;
+			if ((r = build_batch(u, limit)) < 0)
+				return r;
+			if (u->pend_count == 0)
+				break;
+		}
+		bool paused = u->urgent_pause_until_ms && u->urgent_pause_target == u->target &&
+			      loop_now_ms(u->loop) < u->urgent_pause_until_ms;
+		if (u->pend_end < limit && !paused) {
+			if ((r = put_urgent(u, limit)) < 0)
+				return r;
+			if (r > 0)
+				continue;
+		}
+		if ((r = put_transport(u, u->plain, u->pend_off)) < 0)
 			return r;
-		u->stats.sent += count;
+		u->send_next = u->pend_end;
+		u->stats.sent += u->pend_count;
+		u->pend_count = 0;
 	}
 	return flush_wbuf(u);
 }
@@ -321,6 +441,9 @@ static int handle_msg2(struct uplink *u, const uint8_t *msg, size_t len)
 	u->acked = hwm;
 	u->stats.acked_hwm = hwm;
 	u->send_next = from;
+	u->urgent_next = from;
+	u->session_urgent = 0;
+	u->pend_count = 0;
 	u->state = UP_READY;
 	u->since_ms = loop_now_ms(u->loop);
 	u->acked_once = false;
@@ -554,9 +677,11 @@ int uplink_new(struct uplink **ret, struct loop *l, const struct uplink_conf *c,
 		return -ENOMEM;
 	u->wbuf = malloc(UPLINK_WBUF_CAP);
 	u->plain = malloc(PROTO_PLAIN_MAX);
-	if (!u->wbuf || !u->plain) {
+	u->uplain = malloc(PROTO_PLAIN_MAX);
+	if (!u->wbuf || !u->plain || !u->uplain) {
 		free(u->wbuf);
 		free(u->plain);
+		free(u->uplain);
 		free(u);
 		return -ENOMEM;
 	}
@@ -603,6 +728,7 @@ void uplink_free(struct uplink *u)
 	sodium_memzero(u->priv, sizeof(u->priv));
 	free(u->wbuf);
 	free(u->plain);
+	free(u->uplain);
 	free(u);
 }
 
@@ -625,6 +751,7 @@ void uplink_set_conf(struct uplink *u, const struct uplink_conf *c)
 	u->acked_max_target = held;
 	u->conf.targets = c->targets;
 	u->conf.ntargets = c->ntargets;
+	u->urgent_pause_until_ms = 0; /* another list: no pause carries over */
 	u->conf.backoff_max_ms = c->backoff_max_ms;
 	u->conf.connect_timeout_ms = c->connect_timeout_ms;
 	u->conf.heartbeat_ms = c->heartbeat_ms;

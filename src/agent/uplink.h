@@ -5,8 +5,9 @@
  * The agent's connection to a collector: connect (failing over through the
  * configured list), Noise IK handshake with the handshake counter, then send
  * batches from the spool starting at the collector's high-water mark and
- * free spooled records on ack. Reconnects with capped exponential backoff
- * and jitter; never gives up.
+ * free spooled records on ack. While a backlog waits, its records of
+ * level emerg..err go first in URGENT messages (docs/SPOOL.md, "Priority"). Reconnects with capped
+ * exponential backoff and jitter; never gives up.
  */
 
 #include <stddef.h>
@@ -37,7 +38,8 @@ struct uplink;
 struct uplink_stats {
 	uint64_t sessions;
 	uint64_t failures;
-	uint64_t sent;
+	uint64_t sent;	 /* records sent in BATCH messages */
+	uint64_t urgent; /* records sent ahead in URGENT messages (sent again in order) */
 	uint64_t acked_hwm;
 	int connected;
 	size_t target;

@@ -292,6 +292,10 @@ static int add_kernel_record(struct gaps *g, const struct journal_entry *e, size
 	if (!b->known || r->kmsg_seq > b->max_known)
 		b->max_known = r->kmsg_seq;
 	b->known = true;
+	/* Stored ahead of its place (docs/STORE.md): the records around it
+	 * in the stream come later, so it is no neighbour of the last one. */
+	if (e->early)
+		return 0;
 
 	struct obs o = { .boot = boot, .stream = stream, .before = r->stream_seq };
 	bool hole = false;

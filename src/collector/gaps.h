@@ -4,7 +4,9 @@
 /*
  * The completeness report of one host (kmsgctl --gaps).
  *
- * Fed every entry of the host's journal in stored order, it knows per
+ * Fed every entry of the host's journal in stored order (an entry stored
+ * early counts as held; it is not taken as a neighbour of the kernel
+ * records stored around it), it knows per
  * boot which kernel sequence numbers it holds (a merged continuation
  * record holds KMSG_SEQ_FIRST .. its kmsg seq) and per stream which
  * stream sequence numbers. What is missing:

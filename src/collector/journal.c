@@ -311,6 +311,7 @@ int journal_reader_next(struct journal_reader *r, struct journal_entry *e)
 		e->recno = segment_entry_recno(p);
 		e->recv_usec = segment_entry_recv(p);
 		e->stream_id = segment_entry_sid(p);
+		e->early = segment_entry_flags(p) & SEGMENT_ENTRY_EARLY;
 		return 1;
 	}
 }
@@ -390,6 +391,7 @@ int journal_reader_read_at(struct journal_reader *r, off_t pos, struct journal_e
 	x.recno = segment_entry_recno(r->abuf);
 	x.recv_usec = segment_entry_recv(r->abuf);
 	x.stream_id = segment_entry_sid(r->abuf);
+	x.early = segment_entry_flags(r->abuf) & SEGMENT_ENTRY_EARLY;
 	x.offset = pos;
 	*ret = x;
 	return 0;
@@ -496,4 +498,158 @@ int journal_reader_back(struct journal_reader *r, uint64_t records, off_t *ret)
 		return e == -ENOENT ? -ESTALE : e;
 	*ret = (off_t)(r->segs[first].base + r->segs[first].data_off);
 	return 1;
+}
+
+/* ---- early-stored entries before a position ---- */
+
+/* Per stream: the highest seq + 1 of an entry stored in order. */
+struct early_mark {
+	uint8_t id[16];
+	uint64_t mark;
+};
+
+struct early_list {
+	struct journal_early *v;
+	size_t n, cap;
+	struct early_mark *m;
+	size_t nm, capm;
+};
+
+static int early_push(struct early_list *l, const uint8_t *sid, uint64_t seq, off_t offset)
+{
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? 2 * l->cap : 16;
+		struct journal_early *nv = realloc(l->v, nc * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		l->v = nv;
+		l->cap = nc;
+	}
+	struct journal_early *x = &l->v[l->n++];
+	memcpy(x->stream_id, sid, 16);
+	x->seq = seq;
+	x->offset = offset;
+	return 0;
+}
+
+static struct early_mark *early_mark_of(struct early_list *l, const uint8_t *sid, bool add)
+{
+	for (size_t i = 0; i < l->nm; i++)
+		if (memcmp(l->m[i].id, sid, 16) == 0)
+			return &l->m[i];
+	if (!add)
+		return NULL;
+	if (l->nm == l->capm) {
+		size_t nc = l->capm ? 2 * l->capm : 4;
+		struct early_mark *nm = realloc(l->m, nc * sizeof(*nm));
+		if (!nm)
+			return NULL;
+		l->m = nm;
+		l->capm = nc;
+	}
+	struct early_mark *x = &l->m[l->nm++];
+	memcpy(x->id, sid, 16);
+	x->mark = 0;
+	return x;
+}
+
+static int early_raise(struct early_list *l, const uint8_t *sid, uint64_t mark)
+{
+	struct early_mark *x = early_mark_of(l, sid, true);
+	if (!x)
+		return -ENOMEM;
+	if (mark > x->mark)
+		x->mark = mark;
+	return 0;
+}
+
+/* Entries of segment s from file offset from to offset to (or its current end), with sr. */
+static int early_scan(struct early_list *l, struct segment_reader *sr, const struct jseg *s, uint64_t from,
+		      uint64_t to)
+{
+	segment_reader_seek(sr, (off_t)from);
+	while ((uint64_t)segment_reader_offset(sr) < to) {
+		const uint8_t *p;
+		size_t size, len;
+		off_t at = segment_reader_offset(sr);
+		int e = segment_reader_next(sr, true, &p, &size);
+		if (e <= 0)
+			return e;
+		struct record rec;
+		const uint8_t *enc = segment_entry_record(p, size, &len);
+		if (record_decode(enc, len, &rec) < 0)
+			return -EBADMSG;
+		if (segment_entry_flags(p) & SEGMENT_ENTRY_EARLY)
+			e = early_push(l, segment_entry_sid(p), rec.stream_seq, (off_t)s->base + at);
+		else if (rec.source != RECORD_SRC_COLLECTOR)
+			e = early_raise(l, segment_entry_sid(p), rec.stream_seq + 1);
+		if (e < 0)
+			return e;
+	}
+	return 0;
+}
+
+static int cmp_early(const void *a, const void *b)
+{
+	const struct journal_early *x = a, *y = b;
+	int c = memcmp(x->stream_id, y->stream_id, 16);
+	return c ? c : x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int journal_reader_early(struct journal_reader *r, off_t pos, struct journal_early **ret, size_t *ret_n)
+{
+	*ret = NULL;
+	*ret_n = 0;
+	size_t i;
+	int e = find_segment(r, (uint64_t)pos, &i);
+	if (e < 0)
+		return e;
+	const struct jseg *s = &r->segs[i];
+	struct segment_header h;
+	if ((e = segment_header_read(s->fd, &h)) < 0)
+		return e == -ENODATA ? -EBADMSG : e;
+	struct early_list l = { 0 };
+	/* Listed in the header: not passed when the segment began. */
+	for (size_t k = 0; k < h.nearly && e == 0; k++)
+		e = early_push(&l, h.early[k].id, h.early[k].seq, (off_t)h.early[k].pos);
+	segment_header_free(&h);
+	seg_index(r, i);
+	uint64_t rel = (uint64_t)pos - s->base, off = s->data_off;
+	struct segment_reader *sr = NULL;
+	if (e == 0)
+		e = segment_reader_new(&sr, s->fd, (off_t)off);
+	/* Whole index blocks before pos: the in-order mark from the index,
+	 * the early entries from the flagged blocks; then the entries. */
+	for (size_t k = 0; e == 0 && k < s->nblocks && s->blocks[k].offset + s->blocks[k].bytes <= rel; k++) {
+		const struct segindex_block *b = &s->blocks[k];
+		if (b->hwm)
+			e = early_raise(&l, b->stream_id, b->hwm);
+		if (e == 0 && (b->flags & SEGINDEX_F_EARLY))
+			e = early_scan(&l, sr, s, b->offset, b->offset + b->bytes);
+		off = b->offset + b->bytes;
+	}
+	if (e == 0)
+		e = early_scan(&l, sr, s, off, rel);
+	segment_reader_free(sr);
+	/* Passed by an entry stored in order before pos: not pending. */
+	size_t n = 0;
+	for (size_t k = 0; e == 0 && k < l.n; k++) {
+		const struct early_mark *m = early_mark_of(&l, l.v[k].stream_id, false);
+		if (!m || l.v[k].seq >= m->mark)
+			l.v[n++] = l.v[k];
+	}
+	free(l.m);
+	if (e < 0) {
+		free(l.v);
+		return e;
+	}
+	if (n)
+		qsort(l.v, n, sizeof(*l.v), cmp_early);
+	else {
+		free(l.v);
+		l.v = NULL;
+	}
+	*ret = l.v;
+	*ret_n = n;
+	return 0;
 }

@@ -2,7 +2,7 @@
 #pragma once
 
 /*
- * Reading one host's journal (docs/STORE.md, format 1): the segment
+ * Reading one host's journal (docs/STORE.md, format 2 or 1): the segment
  * files of its directory (segment.h) in order of their base, read
  * read-only and sequentially, their sparse indexes (segindex.h) used to
  * skip blocks that cannot hold a selected record.
@@ -15,6 +15,10 @@
  *
  * The reader checks each entry it returns (length, checksum, record
  * encoding); chain and record numbers are kmsgctl --verify's (verify.h).
+ *
+ * It returns entries in stored order. An entry stored early (e->early,
+ * docs/STORE.md "Early records") belongs further on in its stream; query.c
+ * puts it there, with journal_reader_early() when it starts mid-journal.
  */
 
 #include <stdbool.h>
@@ -30,6 +34,14 @@ struct journal_entry {
 	const uint8_t *stream_id; /* 16 bytes */
 	struct record rec;
 	off_t offset; /* logical position of the entry */
+	bool early;   /* stored ahead of its place in its stream (SEGMENT_ENTRY_EARLY) */
+};
+
+/* An early-stored entry, by stream and seq. */
+struct journal_early {
+	uint8_t stream_id[16];
+	uint64_t seq;
+	off_t offset;
 };
 
 /*
@@ -96,6 +108,18 @@ __attribute__((warn_unused_result)) int journal_reader_back(struct journal_reade
  */
 __attribute__((warn_unused_result)) int journal_reader_boots(struct journal_reader *r, uint8_t (**ret)[16],
 							     size_t *ret_n, off_t *ret_at);
+
+/*
+ * The early-stored entries before position pos (an entry's, or the end)
+ * whose place is not before pos: no entry of their stream stored in
+ * order before pos has a higher stream seq. A reader that starts at pos
+ * shows them where their seqs put them. Found in the header of pos's
+ * segment and that segment's entries before pos (by the index where it
+ * flags blocks). *ret (malloc'd, NULL when none) by stream and seq, and
+ * *ret_n. -ESTALE (no segment holds pos), -EBADMSG, -errno.
+ */
+__attribute__((warn_unused_result)) int journal_reader_early(struct journal_reader *r, off_t pos,
+							     struct journal_early **ret, size_t *ret_n);
 
 /* First position of the journal (its oldest segment's first entry). */
 off_t journal_reader_start(const struct journal_reader *r);

@@ -146,10 +146,13 @@ static void on_status(struct loop *l, struct loop_timer *t, void *data)
 		off += (size_t)snprintf(rej + off, sizeof(rej) - off, " %s=%llu", server_reject_name(i),
 					(unsigned long long)st.rejected[i]);
 	notify_sendf("STATUS=%llu sessions (%llu since start), %zu hosts configured, %llu records (%llu/s), "
-		     "%llu duplicates, %llu commits, %llu DH; rejected:%s",
+		     "%llu duplicates, %llu urgent (%llu already stored, %llu left for later), %llu commits, "
+		     "%llu DH; rejected:%s",
 		     (unsigned long long)st.live, (unsigned long long)st.sessions, co->conf[co->cur].nclients,
 		     (unsigned long long)st.records, (unsigned long long)rate,
-		     (unsigned long long)st.duplicates, (unsigned long long)st.commits,
+		     (unsigned long long)st.duplicates, (unsigned long long)st.urgent[SERVER_URGENT_STORED],
+		     (unsigned long long)st.urgent[SERVER_URGENT_DUP],
+		     (unsigned long long)st.urgent[SERVER_URGENT_LATER], (unsigned long long)st.commits,
 		     (unsigned long long)st.x25519_ops, rej);
 	if (loop_timer_add(l, 1000, on_status, co, NULL) < 0)
 		log_warn("status timer: out of memory; STATUS stops updating");

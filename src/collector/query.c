@@ -21,6 +21,17 @@
 
 #define QUERY_POLL_MS 50
 #define QUERY_RESCAN_MS 1000
+/* Early-stored records one host holds back at most; past it they are
+ * shown where they were stored (the collector holds at most
+ * STORE_AHEAD_MAX ahead of a host's marks, so this is not reached). */
+#define QUERY_HELD_MAX 65536
+
+/* An early-stored record held back until its place comes. */
+struct qheld {
+	uint8_t sid[16];
+	uint64_t seq;
+	off_t offset;
+};
 
 struct qhost {
 	char name[STORE_NAME_MAX + 1];
@@ -36,6 +47,16 @@ struct qhost {
 	bool skip_equal; /* ... nor those at limit */
 	uint64_t limit;
 	int wd;
+	/* Records stored early (docs/STORE.md), selected, not shown yet:
+	 * by stream and seq. One is shown right before the first record of
+	 * its stream stored in order with a higher seq, or at the end. */
+	struct qheld *held;
+	size_t nheld, capheld;
+	/* A record read in stored order that waits for held ones to go
+	 * first (it points into the reader's buffer: nothing is read in
+	 * sequence until it is shown or passed over). */
+	bool pend, pend_sel;
+	struct journal_entry pe;
 };
 
 struct query {
@@ -238,8 +259,10 @@ void query_free(struct query *q)
 {
 	if (!q)
 		return;
-	for (size_t i = 0; i < q->n; i++)
+	for (size_t i = 0; i < q->n; i++) {
 		journal_reader_free(q->h[i].jr);
+		free(q->h[i].held);
+	}
 	if (q->ino >= 0)
 		close(q->ino);
 	free(q->h);
@@ -354,19 +377,189 @@ static void report_read(struct query *q, struct qhost *h, int r)
 	q->failed = true;
 }
 
+/* ---- records stored early: shown where their stream seqs put them ---- */
+
+static int held_cmp(const uint8_t *sid, uint64_t seq, const struct qheld *x)
+{
+	int c = memcmp(sid, x->sid, 16);
+	return c ? c : seq < x->seq ? -1 : seq > x->seq;
+}
+
+/* Index of the first held record not before (sid, seq). */
+static size_t held_lower(const struct qhost *h, const uint8_t *sid, uint64_t seq)
+{
+	size_t a = 0, b = h->nheld;
+	while (a < b) {
+		size_t m = a + (b - a) / 2;
+		if (held_cmp(sid, seq, &h->held[m]) > 0)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return a;
+}
+
+/* A held record of stream sid below seq: 1 and its index (the lowest). */
+static int held_below(const struct qhost *h, const uint8_t *sid, uint64_t seq, size_t *ret)
+{
+	size_t k = held_lower(h, sid, 0);
+	if (k < h->nheld && memcmp(h->held[k].sid, sid, 16) == 0 && h->held[k].seq < seq) {
+		*ret = k;
+		return 1;
+	}
+	return 0;
+}
+
+/* Hold back the record at offset: 1, or 0 when the bound is reached (show it now), -ENOMEM. */
+static int hold(struct qhost *h, const uint8_t *sid, uint64_t seq, off_t offset)
+{
+	if (h->nheld >= QUERY_HELD_MAX)
+		return 0;
+	if (h->nheld == h->capheld) {
+		size_t nc = h->capheld ? 2 * h->capheld : 16;
+		struct qheld *n = realloc(h->held, nc * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		h->held = n;
+		h->capheld = nc;
+	}
+	/* After those of the same seq: a record stored twice is shown twice. */
+	size_t k = held_lower(h, sid, seq);
+	while (k < h->nheld && held_cmp(sid, seq, &h->held[k]) == 0)
+		if (h->held[k++].offset == offset)
+			return 1; /* the same entry */
+	memmove(&h->held[k + 1], &h->held[k], (h->nheld - k) * sizeof(*h->held));
+	memcpy(h->held[k].sid, sid, 16);
+	h->held[k].seq = seq;
+	h->held[k].offset = offset;
+	h->nheld++;
+	return 1;
+}
+
+static void held_remove(struct qhost *h, size_t k)
+{
+	memmove(&h->held[k], &h->held[k + 1], (h->nheld - k - 1) * sizeof(*h->held));
+	h->nheld--;
+}
+
+/* Held record k into h->e: 1, or 0 when it cannot be read (reported,
+ * unless retention removed it meanwhile). */
+static int release(struct query *q, struct qhost *h, size_t k)
+{
+	off_t off = h->held[k].offset;
+	held_remove(h, k);
+	int r = journal_reader_read_at(h->jr, off, &h->e);
+	if (r == 0)
+		return 1;
+	if (r != -ESTALE) {
+		fprintf(stderr, "kmsgctl: host %s: early-stored record at offset %lld: %s\n", h->name,
+			(long long)off, r == -EBADMSG ? "damaged" : strerror(-r));
+		q->failed = true;
+	}
+	return 0;
+}
+
+static void held_clear(struct qhost *h)
+{
+	h->nheld = 0;
+	h->pend = false;
+}
+
+/*
+ * Start at position pos: hold back the early-stored records before pos
+ * whose place is at or after it (journal_reader_early), those the query
+ * shows, except those of stream sid with a seq up to upto (shown before
+ * the cursor's record; sid NULL: none). 0, or -errno (reported).
+ */
+static int hold_early_before(struct query *q, struct qhost *h, off_t pos, const uint8_t *sid, uint64_t upto)
+{
+	struct journal_early *v;
+	size_t n;
+	held_clear(h);
+	int r = journal_reader_early(h->jr, pos, &v, &n);
+	if (r < 0) {
+		fprintf(stderr, "kmsgctl: host %s: early-stored records before offset %lld: %s\n", h->name,
+			(long long)pos, r == -EBADMSG ? "damaged entry" : strerror(-r));
+		q->failed = true;
+		return r;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct journal_entry x;
+		if (sid && memcmp(v[i].stream_id, sid, 16) == 0 && v[i].seq <= upto)
+			continue;
+		if (journal_reader_read_at(h->jr, v[i].offset, &x) < 0 || !selected(q, h, &x))
+			continue; /* removed by retention, or damaged: as in stored order, not shown */
+		if ((r = hold(h, v[i].stream_id, v[i].seq, v[i].offset)) < 0)
+			break;
+	}
+	free(v);
+	if (r < 0)
+		fprintf(stderr, "kmsgctl: %s\n", strerror(-r));
+	return r < 0 ? r : 0;
+}
+
 static void fill(struct query *q, struct qhost *h)
 {
 	if (h->boot_none)
 		return;
 	for (;;) {
-		int r = journal_reader_next(h->jr, &h->e);
-		if (r == 0)
+		size_t k;
+		if (h->pend) {
+			if (held_below(h, h->pe.stream_id, h->pe.rec.stream_seq, &k)) {
+				if (release(q, h, k)) {
+					h->has = true;
+					return;
+				}
+				continue;
+			}
+			h->pend = false;
+			if (h->pend_sel) {
+				h->e = h->pe;
+				h->has = true;
+				return;
+			}
+			continue;
+		}
+		struct journal_entry x;
+		int r = journal_reader_next(h->jr, &x);
+		if (r == 0) {
+			/* At the end: what is held has no later record of its
+			 * stream yet, so the end is its place (for now). */
+			while (h->nheld)
+				if (release(q, h, 0)) {
+					h->has = true;
+					return;
+				}
 			return;
+		}
 		if (r < 0) {
+			h->e.offset = x.offset;
 			report_read(q, h, r);
 			return;
 		}
-		if (selected(q, h, &h->e)) {
+		bool agent = x.rec.source != RECORD_SRC_COLLECTOR;
+		if (x.early && agent) {
+			if (!selected(q, h, &x))
+				continue;
+			r = hold(h, x.stream_id, x.rec.stream_seq, x.offset);
+			if (r == 1)
+				continue;
+			if (r < 0)
+				fprintf(stderr, "kmsgctl: %s\n", strerror(-r)); /* shown here, then */
+			h->e = x;
+			h->has = true;
+			return;
+		}
+		/* A record stored in order passes the held ones of its stream
+		 * below it: they go first. */
+		if (agent && held_below(h, x.stream_id, x.rec.stream_seq, &k)) {
+			h->pe = x;
+			h->pend = true;
+			h->pend_sel = selected(q, h, &x);
+			continue;
+		}
+		if (selected(q, h, &x)) {
+			h->e = x;
 			h->has = true;
 			return;
 		}
@@ -463,6 +656,35 @@ int query_next(struct query *q, struct query_item *it)
 	return 1;
 }
 
+/*
+ * Where reading goes on after the early-stored record e of host h: at the
+ * first record of its stream stored in order with a higher seq (it was
+ * shown right before that one), or at the end. *ret: that position.
+ */
+static int after_early(struct query *q, struct qhost *h, const struct journal_entry *e, off_t *ret)
+{
+	uint8_t sid[16];
+	uint64_t seq = e->rec.stream_seq;
+	memcpy(sid, e->stream_id, 16);
+	struct journal_entry x;
+	int r;
+	journal_reader_select(h->jr, NULL);
+	while ((r = journal_reader_next(h->jr, &x)) == 1)
+		if (!x.early && x.rec.source != RECORD_SRC_COLLECTOR && memcmp(x.stream_id, sid, 16) == 0 &&
+		    x.rec.stream_seq > seq)
+			break;
+	select_blocks(q, h);
+	if (r < 0) {
+		h->e.offset = x.offset;
+		report_read(q, h, r);
+		return r;
+	}
+	*ret = r == 1 ? x.offset : journal_reader_offset(h->jr);
+	if ((r = journal_reader_seek(h->jr, *ret)) < 0)
+		report_read(q, h, r);
+	return r;
+}
+
 int query_seek_cursor(struct query *q, const struct cursor *c, bool after)
 {
 	size_t i;
@@ -499,7 +721,26 @@ int query_seek_cursor(struct query *q, const struct cursor *c, bool after)
 		q->h[k].limit = t;
 		q->h[k].skip_equal = k < i; /* they would have come first at the same time */
 	}
-	h->has = !after && selected(q, h, &h->e);
+	/* Records are shown in their streams' order (fill): what comes after
+	 * the cursor's record is what comes after its place. The early-stored
+	 * records of its stream below it were shown before it. */
+	bool show = !after && selected(q, h, &h->e);
+	bool agent = h->e.rec.source != RECORD_SRC_COLLECTOR;
+	uint8_t sid[16];
+	uint64_t seq = h->e.rec.stream_seq;
+	memcpy(sid, h->e.stream_id, 16);
+	if (!h->e.early) {
+		/* Reading goes on after it; held: what was stored early before it. */
+		if ((r = hold_early_before(q, h, c->offset, agent ? sid : NULL, seq)) < 0)
+			return r;
+		h->has = show;
+		return 0;
+	}
+	off_t pos;
+	if ((r = after_early(q, h, &h->e, &pos)) < 0 ||
+	    (r = hold_early_before(q, h, pos, agent ? sid : NULL, seq)) < 0)
+		return r;
+	h->has = show && journal_reader_read_at(h->jr, c->offset, &h->e) == 0;
 	return 0;
 }
 
@@ -539,7 +780,9 @@ int query_tail(struct query *q, uint64_t records)
 	q->nheap = 0;
 	q->primed = false;
 	q->have_taken = false;
-	return r;
+	/* Stored before the start, placed after it: shown too. */
+	int e = hold_early_before(q, h, pos, NULL, 0);
+	return e < 0 ? e : r;
 }
 
 static uint64_t now_ms(void)

@@ -6,7 +6,12 @@
  * read sequentially and read-only, skipping index blocks that cannot match
  * the filter's levels and times or the -b boot, filtered (filter.h, and the boot of -b per
  * host), and merged into one sequence. Each host's records keep their
- * stored order; across hosts the head with the lowest realtime comes
+ * stored order, except those the collector stored early (ahead of their
+ * place, docs/STORE.md "Early records"): each of those is shown right
+ * before the first record of its stream stored in order with a higher
+ * stream seq, or at the end, so that a stream reads in kernel order
+ * (also from -n's start and around cursors); across hosts the head with
+ * the lowest realtime comes
  * first, ties going to the host listed first (hosts are sorted by name
  * unless -H gave them). Hosts are opened read-only; the collector may
  * append meanwhile: what is not complete yet reads as "no more for now",

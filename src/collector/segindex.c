@@ -24,6 +24,7 @@ void segindex_encode(uint8_t out[SEGINDEX_ENTRY_LEN], const struct segindex_bloc
 	put_be32(out + 16, b->bytes);
 	put_be32(out + 20, b->count);
 	out[24] = b->levels;
+	out[25] = b->flags;
 	put_be64(out + 32, b->min_real);
 	put_be64(out + 40, b->max_real);
 	memcpy(out + 48, b->stream_id, 16);
@@ -36,7 +37,8 @@ int segindex_decode(const uint8_t in[SEGINDEX_ENTRY_LEN], struct segindex_block 
 {
 	uint8_t sum[16];
 	crypto_generichash(sum, sizeof(sum), in, SEGINDEX_SUM_AT, NULL, 0);
-	if (sodium_memcmp(sum, in + SEGINDEX_SUM_AT, 16) != 0 || memcmp(in + 25, zero16, 7) != 0)
+	if (sodium_memcmp(sum, in + SEGINDEX_SUM_AT, 16) != 0 || (in[25] & ~SEGINDEX_F_EARLY) != 0 ||
+	    memcmp(in + 26, zero16, 6) != 0)
 		return -EBADMSG;
 	struct segindex_block b = {
 		.first_recno = get_be64(in),
@@ -44,6 +46,7 @@ int segindex_decode(const uint8_t in[SEGINDEX_ENTRY_LEN], struct segindex_block 
 		.bytes = get_be32(in + 16),
 		.count = get_be32(in + 20),
 		.levels = in[24],
+		.flags = in[25],
 		.min_real = get_be64(in + 32),
 		.max_real = get_be64(in + 40),
 		.hwm = get_be64(in + 64),
@@ -75,8 +78,8 @@ bool segindex_block_breaks(const struct segindex_block *b, const uint8_t sid[16]
 	       memcmp(boot, b->boot_id, 16) != 0;
 }
 
-void segindex_block_add(struct segindex_block *b, uint64_t recno, uint64_t offset, uint32_t size,
-			const uint8_t sid[16], const struct record *rec)
+void segindex_block_add_entry(struct segindex_block *b, uint64_t recno, uint64_t offset, uint32_t size,
+			      const uint8_t sid[16], const struct record *rec, bool early)
 {
 	if (b->count == 0) {
 		memset(b, 0, sizeof(*b));
@@ -94,9 +97,19 @@ void segindex_block_add(struct segindex_block *b, uint64_t recno, uint64_t offse
 		b->max_real = rec->real_usec;
 	if (memcmp(b->boot_id, zero16, 16) == 0)
 		memcpy(b->boot_id, rec->boot_id, 16);
-	/* Collector records carry their session's seq: not the stream's. */
-	if (rec->source != RECORD_SRC_COLLECTOR && rec->stream_seq + 1 > b->hwm)
+	/* Collector records carry their session's seq: not the stream's. An
+	 * early-stored record is ahead of the stream's mark: it says nothing
+	 * about the records below it. */
+	if (early)
+		b->flags |= SEGINDEX_F_EARLY;
+	else if (rec->source != RECORD_SRC_COLLECTOR && rec->stream_seq + 1 > b->hwm)
 		b->hwm = rec->stream_seq + 1;
+}
+
+void segindex_block_add(struct segindex_block *b, uint64_t recno, uint64_t offset, uint32_t size,
+			const uint8_t sid[16], const struct record *rec)
+{
+	segindex_block_add_entry(b, recno, offset, size, sid, rec, false);
 }
 
 int segindex_load(const char *path, uint64_t base, uint64_t first_off, uint64_t first_recno,

@@ -10,10 +10,11 @@
  *    8  8  file offset in segment  40  8  highest realtime
  *   16  4  bytes of the block      48 16  stream id
  *   20  4  records                 64  8  stream hwm: highest seq of an
- *   24  1  levels: bit l = a record       agent record + 1 (0: none)
- *          of level l (0xff: some  72 16  boot id (the block's non-zero
- *          level > 7)                     one; 0: none)
- *   25  1  flags (0)               88 16  checksum: BLAKE2b-128 of 0..87
+ *   24  1  levels: bit l = a record       agent record not stored early,
+ *          of level l (0xff: some         + 1 (0: none)
+ *          level > 7)              72 16  boot id (the block's non-zero
+ *   25  1  flags: SEGINDEX_F_EARLY        one; 0: none)
+ *          (others 0)              88 16  checksum: BLAKE2b-128 of 0..87
  *   26  6  reserved (0)
  *
  * Blocks follow the writer's rule (segindex_block_breaks): at most
@@ -35,12 +36,15 @@
 #define SEGINDEX_HDR_LEN 16
 #define SEGINDEX_ENTRY_LEN 104
 #define SEGINDEX_BLOCK_RECORDS 64
+/* Flag: the block holds an early-stored entry (SEGMENT_ENTRY_EARLY). */
+#define SEGINDEX_F_EARLY 0x01u
 
 struct segindex_block {
 	uint64_t first_recno;
 	uint64_t offset; /* in the segment file */
 	uint32_t bytes, count;
 	uint8_t levels;
+	uint8_t flags; /* SEGINDEX_F_* */
 	uint64_t min_real, max_real;
 	uint8_t stream_id[16];
 	uint64_t hwm;
@@ -55,7 +59,12 @@ void segindex_header(uint8_t out[SEGINDEX_HDR_LEN], uint64_t base);
 
 /* Must the block b (count > 0) end before a record of stream sid and boot? */
 bool segindex_block_breaks(const struct segindex_block *b, const uint8_t sid[16], const uint8_t boot[16]);
-/* Add the entry (record number, file offset, size) holding rec of stream sid. */
+/* Add the entry (record number, file offset, size) holding rec of stream
+ * sid; early: the entry has SEGMENT_ENTRY_EARLY (it sets the block's flag
+ * and does not count for the block's stream hwm). */
+void segindex_block_add_entry(struct segindex_block *b, uint64_t recno, uint64_t offset, uint32_t size,
+			      const uint8_t sid[16], const struct record *rec, bool early);
+/* The same for an entry without flags. */
 void segindex_block_add(struct segindex_block *b, uint64_t recno, uint64_t offset, uint32_t size,
 			const uint8_t sid[16], const struct record *rec);
 /* The level bit of level (0xff for a level > 7: it can match any filter). */

@@ -21,11 +21,16 @@ void segment_header_encode(uint8_t *out, const struct segment_header *h)
 	put_be64(out + 24, h->created_usec);
 	memcpy(out + 32, h->chain_in, SEGMENT_HASH_LEN);
 	put_be32(out + 64, (uint32_t)h->nstreams);
-	put_be32(out + 68, 0);
+	put_be32(out + 68, (uint32_t)h->nearly);
 	uint8_t *p = out + SEGMENT_HDR_FIXED;
 	for (size_t i = 0; i < h->nstreams; i++, p += SEGMENT_STREAM_LEN) {
 		memcpy(p, h->streams[i].id, 16);
 		put_be64(p + 16, h->streams[i].hwm);
+	}
+	for (size_t i = 0; i < h->nearly; i++, p += SEGMENT_EARLY_LEN) {
+		memcpy(p, h->early[i].id, 16);
+		put_be64(p + 16, h->early[i].seq);
+		put_be64(p + 24, h->early[i].pos);
 	}
 	crypto_generichash(p, SEGMENT_HDR_SUM, out, (size_t)(p - out), NULL, 0);
 }
@@ -36,18 +41,23 @@ int segment_header_read(int fd, struct segment_header *ret)
 	int r = pread_all(fd, fixed, sizeof(fixed), 0);
 	if (r < 0)
 		return r;
-	if (memcmp(fixed, SEGMENT_MAGIC, 8) != 0 || get_be32(fixed + 68) != 0)
+	unsigned version = memcmp(fixed, SEGMENT_MAGIC, 8) == 0	     ? 2
+			   : memcmp(fixed, SEGMENT_MAGIC_V1, 8) == 0 ? 1
+								     : 0;
+	uint32_t n = get_be32(fixed + 64), m = get_be32(fixed + 68);
+	/* Format 1 has a reserved zero where format 2 counts early entries. */
+	if (version == 0 || n > SEGMENT_STREAMS_MAX || m > SEGMENT_EARLY_MAX || (version == 1 && m != 0))
 		return -EBADMSG;
-	uint32_t n = get_be32(fixed + 64);
-	if (n > SEGMENT_STREAMS_MAX)
-		return -EBADMSG;
-	size_t len = segment_header_size(n);
+	size_t len = segment_header_size(n) + (size_t)m * SEGMENT_EARLY_LEN;
 	uint8_t *buf = malloc(len);
 	if (!buf)
 		return -ENOMEM;
 	struct segment_stream *st = n ? calloc(n, sizeof(*st)) : NULL;
-	if (n && !st) {
+	struct segment_early *ea = m ? calloc(m, sizeof(*ea)) : NULL;
+	if ((n && !st) || (m && !ea)) {
 		free(buf);
+		free(st);
+		free(ea);
 		return -ENOMEM;
 	}
 	r = pread_all(fd, buf, len, 0);
@@ -60,19 +70,28 @@ int segment_header_read(int fd, struct segment_header *ret)
 	if (r < 0) {
 		free(buf);
 		free(st);
+		free(ea);
 		return r;
 	}
+	ret->version = version;
 	ret->base = get_be64(buf + 8);
 	ret->first_recno = get_be64(buf + 16);
 	ret->created_usec = get_be64(buf + 24);
 	memcpy(ret->chain_in, buf + 32, SEGMENT_HASH_LEN);
-	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *p = buf + SEGMENT_HDR_FIXED + (size_t)i * SEGMENT_STREAM_LEN;
+	const uint8_t *p = buf + SEGMENT_HDR_FIXED;
+	for (uint32_t i = 0; i < n; i++, p += SEGMENT_STREAM_LEN) {
 		memcpy(st[i].id, p, 16);
 		st[i].hwm = get_be64(p + 16);
 	}
+	for (uint32_t i = 0; i < m; i++, p += SEGMENT_EARLY_LEN) {
+		memcpy(ea[i].id, p, 16);
+		ea[i].seq = get_be64(p + 16);
+		ea[i].pos = get_be64(p + 24);
+	}
 	ret->streams = st;
 	ret->nstreams = n;
+	ret->early = ea;
+	ret->nearly = m;
 	ret->len = len;
 	free(buf);
 	return 0;
@@ -83,6 +102,9 @@ void segment_header_free(struct segment_header *h)
 	free(h->streams);
 	h->streams = NULL;
 	h->nstreams = 0;
+	free(h->early);
+	h->early = NULL;
+	h->nearly = 0;
 }
 
 void segment_name(char *out, size_t cap, uint64_t base, const char *suffix)
@@ -110,11 +132,12 @@ int segment_name_parse(const char *name, const char *suffix, uint64_t *ret)
 	return 0;
 }
 
-size_t segment_entry_encode(uint8_t *out, uint64_t recno, uint64_t recv_usec, const uint8_t sid[16],
-			    const uint8_t *rec, size_t len, uint8_t chain[SEGMENT_HASH_LEN])
+size_t segment_entry_encode_flags(uint8_t *out, uint64_t recno, uint64_t recv_usec, const uint8_t sid[16],
+				  const uint8_t *rec, size_t len, unsigned flags,
+				  uint8_t chain[SEGMENT_HASH_LEN])
 {
 	size_t body = SEGMENT_BODY_FIXED + len;
-	put_be32(out, (uint32_t)body);
+	put_be32(out, (uint32_t)body | (uint32_t)(flags & SEGMENT_ENTRY_FLAGS_KNOWN) << 24);
 	put_be64(out + 4, recno);
 	put_be64(out + 12, recv_usec);
 	memcpy(out + 20, sid, 16);
@@ -124,6 +147,12 @@ size_t segment_entry_encode(uint8_t *out, uint64_t recno, uint64_t recv_usec, co
 	segment_chain_next(chain, chain, sum);
 	memcpy(sum + SEGMENT_HASH_LEN, chain, SEGMENT_HASH_LEN);
 	return 4 + body + 2 * SEGMENT_HASH_LEN;
+}
+
+size_t segment_entry_encode(uint8_t *out, uint64_t recno, uint64_t recv_usec, const uint8_t sid[16],
+			    const uint8_t *rec, size_t len, uint8_t chain[SEGMENT_HASH_LEN])
+{
+	return segment_entry_encode_flags(out, recno, recv_usec, sid, rec, len, 0, chain);
 }
 
 bool segment_entry_sum_ok(const uint8_t *p, size_t size)

@@ -2,16 +2,21 @@
 #pragma once
 
 /*
- * One segment file of a host's journal (docs/STORE.md, format 1). All
- * integers big-endian.
+ * One segment file of a host's journal (docs/STORE.md, format 2; format 1
+ * files are still read). All integers big-endian.
  *
- *   header: magic "KSSEG001", u64 base (logical position of byte 0),
+ *   header: magic "KSSEG002", u64 base (logical position of byte 0),
  *           u64 first record number, u64 created (usec, collector clock),
  *           32 chain in (chain value of the record before the first),
- *           u32 n, u32 reserved, n x (16 stream id, u64 hwm),
+ *           u32 n, u32 m, n x (16 stream id, u64 hwm),
+ *           m x (16 stream id, u64 stream seq, u64 position): the
+ *           early-stored records of earlier segments whose place had not
+ *           come when this one began,
  *           16 checksum: BLAKE2b-128 of everything before it
+ *           (format 1, "KSSEG001": m is a reserved 0)
  *   entries, back to back:
- *       u32 L (length of the body)
+ *       u32 L: bits 0..23 the length of the body, bits 24..31 flags
+ *              (SEGMENT_ENTRY_EARLY; the others 0)
  *       body: u64 record number, u64 receive time, 16 stream id,
  *             L-32 record encoding (record.h)
  *       32 checksum: BLAKE2b-256 of the length and the body
@@ -30,21 +35,34 @@
 #include "bytes.h"
 #include "record.h"
 
-#define SEGMENT_MAGIC "KSSEG001"
+#define SEGMENT_MAGIC "KSSEG002"
+#define SEGMENT_MAGIC_V1 "KSSEG001"
 #define SEGMENT_HDR_FIXED 72
 #define SEGMENT_HDR_SUM 16
 #define SEGMENT_STREAM_LEN 24
+#define SEGMENT_EARLY_LEN 32
 /* A host with more streams than this (agent reinstalls) keeps the
  * newest-numbered ones in the header; see store.c. */
 #define SEGMENT_STREAMS_MAX 4096
+/* Early-stored records a header lists at most (the store holds no more
+ * of a host ahead of its streams' marks: STORE_AHEAD_MAX). */
+#define SEGMENT_EARLY_MAX 4096
 #define SEGMENT_HDR_MIN (SEGMENT_HDR_FIXED + SEGMENT_HDR_SUM)
-#define SEGMENT_HDR_MAX (SEGMENT_HDR_MIN + SEGMENT_STREAMS_MAX * SEGMENT_STREAM_LEN)
+#define SEGMENT_HDR_MAX \
+	(SEGMENT_HDR_MIN + SEGMENT_STREAMS_MAX * SEGMENT_STREAM_LEN + SEGMENT_EARLY_MAX * SEGMENT_EARLY_LEN)
 
 #define SEGMENT_HASH_LEN 32
 #define SEGMENT_BODY_FIXED (8 + 8 + 16)
 #define SEGMENT_ENTRY_OVERHEAD (4 + SEGMENT_BODY_FIXED + 2 * SEGMENT_HASH_LEN)
 #define SEGMENT_ENTRY_MIN (SEGMENT_ENTRY_OVERHEAD + RECORD_HDR_LEN)
 #define SEGMENT_ENTRY_MAX (SEGMENT_ENTRY_OVERHEAD + RECORD_MAX)
+/* Entry flags (the top byte of the length word). EARLY: the collector
+ * stored this agent record ahead of its place in the stream (an URGENT
+ * message, docs/PROTOCOL.md 5.9): records of its stream with lower stream
+ * seqs may follow it in the journal, and it does not move the stream's
+ * mark. Readers show it where its stream seq puts it. */
+#define SEGMENT_ENTRY_EARLY 0x01u
+#define SEGMENT_ENTRY_FLAGS_KNOWN SEGMENT_ENTRY_EARLY
 
 /* File names: 16 lower-case hex digits of the base, then these. */
 #define SEGMENT_SUFFIX ".seg"
@@ -56,26 +74,43 @@ struct segment_stream {
 	uint64_t hwm; /* every agent record of the stream with seq < hwm is stored */
 };
 
+/* An early-stored record (SEGMENT_ENTRY_EARLY) of an earlier segment. */
+struct segment_early {
+	uint8_t id[16];
+	uint64_t seq;
+	uint64_t pos; /* logical position of its entry */
+};
+
 struct segment_header {
+	unsigned version; /* decode: 1 or 2; encode always writes 2 */
 	uint64_t base;
 	uint64_t first_recno;
 	uint64_t created_usec;
 	uint8_t chain_in[SEGMENT_HASH_LEN];
 	struct segment_stream *streams; /* decode: malloc'd, segment_header_free */
 	size_t nstreams;
+	struct segment_early *early; /* decode: malloc'd, segment_header_free */
+	size_t nearly;
 	size_t len; /* bytes of the header: entries start here */
 };
 
+/* Header bytes with nstreams stream entries and no early entry. */
 static inline size_t segment_header_size(size_t nstreams)
 {
 	return SEGMENT_HDR_MIN + nstreams * SEGMENT_STREAM_LEN;
 }
 
-/* out has segment_header_size(h->nstreams) bytes. */
+static inline size_t segment_header_len(const struct segment_header *h)
+{
+	return segment_header_size(h->nstreams) + h->nearly * SEGMENT_EARLY_LEN;
+}
+
+/* out has segment_header_len(h) bytes. */
 void segment_header_encode(uint8_t *out, const struct segment_header *h);
 /*
- * Read and check the header of the segment file fd. -EBADMSG (bad magic,
- * count or checksum), -ENODATA (file shorter than its header), -errno.
+ * Read and check the header of the segment file fd (format 1 or 2).
+ * -EBADMSG (bad magic, count or checksum), -ENODATA (file shorter than
+ * its header), -errno.
  */
 __attribute__((warn_unused_result)) int segment_header_read(int fd, struct segment_header *ret);
 void segment_header_free(struct segment_header *h);
@@ -87,19 +122,31 @@ __attribute__((warn_unused_result)) int segment_name_parse(const char *name, con
 							   uint64_t *ret);
 
 /*
- * Encode an entry into out (cap >= len + SEGMENT_ENTRY_OVERHEAD). chain:
- * in the previous entry's chain value, out this one's. Returns the length.
+ * Encode an entry into out (cap >= len + SEGMENT_ENTRY_OVERHEAD) with
+ * flags (SEGMENT_ENTRY_*). chain: in the previous entry's chain value,
+ * out this one's. Returns the length.
  */
+size_t segment_entry_encode_flags(uint8_t *out, uint64_t recno, uint64_t recv_usec, const uint8_t sid[16],
+				  const uint8_t *rec, size_t len, unsigned flags,
+				  uint8_t chain[SEGMENT_HASH_LEN]);
+/* The same without flags. */
 size_t segment_entry_encode(uint8_t *out, uint64_t recno, uint64_t recv_usec, const uint8_t sid[16],
 			    const uint8_t *rec, size_t len, uint8_t chain[SEGMENT_HASH_LEN]);
 
-/* Entry size from its first 4 bytes; 0 when the length is out of range. */
+/* Entry size from its first 4 bytes; 0 when the length is out of range
+ * or an unknown flag is set. */
 static inline size_t segment_entry_size(const uint8_t *p)
 {
-	uint32_t body = get_be32(p);
+	uint32_t word = get_be32(p), body = word & 0xffffffu;
+	if ((word >> 24) & ~SEGMENT_ENTRY_FLAGS_KNOWN)
+		return 0;
 	if (body < SEGMENT_BODY_FIXED + RECORD_HDR_LEN || body > SEGMENT_BODY_FIXED + RECORD_MAX)
 		return 0;
 	return 4 + (size_t)body + 2 * SEGMENT_HASH_LEN;
+}
+static inline unsigned segment_entry_flags(const uint8_t *p)
+{
+	return p[0];
 }
 static inline uint64_t segment_entry_recno(const uint8_t *p)
 {

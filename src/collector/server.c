@@ -75,6 +75,9 @@ struct conn {
 	 * records that reached the store through an older connection of the
 	 * same stream are never acked to an agent that has not sent them. */
 	uint64_t recv_next;
+	/* The next URGENT record must have a seq at least this (and at
+	 * least recv_next): they come in increasing order per connection. */
+	uint64_t urgent_next;
 	uint8_t wbuf[SERVER_WBUF_CAP];
 	size_t wlen;
 };
@@ -386,7 +389,13 @@ static void conn_confirm(struct conn *c)
 	}
 }
 
-static int handle_batch(struct conn *c, const uint8_t *p, size_t len)
+/*
+ * A BATCH, or an URGENT message (urgent): N records, each length-checked
+ * and decoded. BATCH records go in order (docs/PROTOCOL.md 5.7); URGENT
+ * records, of level emerg..err only, may be stored ahead of their place
+ * (5.9) and do not move the connection's in-order position.
+ */
+static int handle_records(struct conn *c, const uint8_t *p, size_t len, bool urgent)
 {
 	struct server *sv = c->sv;
 	if (len < PROTO_BATCH_HDR)
@@ -403,23 +412,37 @@ static int handle_batch(struct conn *c, const uint8_t *p, size_t len)
 		if (rlen > len - off)
 			return -EPROTO;
 		struct record rec;
+		uint64_t min = urgent && c->urgent_next > c->recv_next ? c->urgent_next : c->recv_next;
 		/* Collector records are ours alone: an agent cannot forge them. */
-		if (record_decode(p + off, rlen, &rec) < 0 || rec.stream_seq < c->recv_next ||
-		    rec.stream_seq == UINT64_MAX || rec.source == RECORD_SRC_COLLECTOR)
+		if (record_decode(p + off, rlen, &rec) < 0 || rec.stream_seq < min ||
+		    rec.stream_seq == UINT64_MAX || rec.source == RECORD_SRC_COLLECTOR ||
+		    (urgent && rec.level > PROTO_URGENT_LEVEL_MAX))
 			return -EPROTO;
-		int r = store_append(c->host, c->sid, &rec, p + off, rlen, now);
+		int r = urgent ? store_append_early(c->host, c->sid, &rec, p + off, rlen, now)
+			       : store_append(c->host, c->sid, &rec, p + off, rlen, now);
 		if (r < 0)
 			return r;
 		if (r == 1)
 			sv->stats.records++;
-		else
+		else if (r == 0)
 			sv->stats.duplicates++;
-		c->recv_next = rec.stream_seq + 1;
+		if (urgent) {
+			/* Not held (ahead sets full): the BATCH copy comes later. */
+			sv->stats.urgent[r == 1	  ? SERVER_URGENT_STORED
+					 : r == 0 ? SERVER_URGENT_DUP
+						  : SERVER_URGENT_LATER]++;
+			c->urgent_next = rec.stream_seq + 1;
+		} else {
+			c->recv_next = rec.stream_seq + 1;
+		}
 		off += rlen;
 	}
 	if (off != len)
 		return -EPROTO;
-	c->want_ack = true;
+	/* An URGENT message moves no ack: its records are acked when the
+	 * in-order ones pass them. */
+	if (!urgent)
+		c->want_ack = true;
 	want_commit(sv);
 	return 0;
 }
@@ -434,7 +457,9 @@ static int handle_transport(struct conn *c, const uint8_t *msg, size_t len)
 		conn_confirm(c);
 	switch (sv->plain[0]) {
 	case PROTO_MSG_BATCH:
-		return handle_batch(c, sv->plain, (size_t)n);
+		return handle_records(c, sv->plain, (size_t)n, false);
+	case PROTO_MSG_URGENT:
+		return handle_records(c, sv->plain, (size_t)n, true);
 	case PROTO_MSG_HEARTBEAT:
 		if (n != 1)
 			return -EPROTO;

@@ -32,14 +32,23 @@ enum server_reject {
 	REJECT_KINDS,
 };
 
+/* What became of the records of URGENT messages (docs/PROTOCOL.md 5.9). */
+enum server_urgent {
+	SERVER_URGENT_STORED, /* stored, ahead of their place or at it */
+	SERVER_URGENT_DUP,    /* already stored: dropped */
+	SERVER_URGENT_LATER,  /* not held (ahead sets full): the agent sends them again in order */
+	SERVER_URGENT_KINDS,
+};
+
 struct server_stats {
 	uint64_t rejected[REJECT_KINDS];
-	uint64_t sessions;   /* handshakes completed (msg2 sent) */
-	uint64_t live;	     /* sessions open now that passed key confirmation */
-	uint64_t records;    /* records stored */
-	uint64_t duplicates; /* records dropped as already stored */
-	uint64_t commits;    /* group commits (one fsync per dirty host each) */
-	uint64_t x25519_ops; /* handshakes that reached the DH stage */
+	uint64_t sessions;		      /* handshakes completed (msg2 sent) */
+	uint64_t live;			      /* sessions open now that passed key confirmation */
+	uint64_t records;		      /* records stored */
+	uint64_t duplicates;		      /* records dropped as already stored */
+	uint64_t urgent[SERVER_URGENT_KINDS]; /* records of URGENT messages, by fate */
+	uint64_t commits;		      /* group commits (one fsync per dirty host each) */
+	uint64_t x25519_ops;		      /* handshakes that reached the DH stage */
 };
 
 struct server;

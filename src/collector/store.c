@@ -23,11 +23,31 @@
 /* Index entries buffered before one pwrite. */
 #define INDEX_BUF_ENTRIES 32
 
+/* Every early record of a host fits in a segment header. */
+_Static_assert(STORE_AHEAD_MAX <= SEGMENT_EARLY_MAX, "ahead sets must fit in a segment header");
+
+/* An early-stored record: its stream seq and the logical position of its entry. */
+struct ahead {
+	uint64_t seq;
+	uint64_t pos;
+};
+
 struct stream_state {
 	uint8_t id[STORE_STREAM_ID_LEN];
 	uint64_t counter; /* highest handshake counter, persisted */
 	uint64_t durable; /* every seq below is fsynced */
 	uint64_t pending; /* every seq below is in the journal or the buffer */
+	/* Highest stream seq + 1 of the stream's records stored in order (not
+	 * early): with the buffer, and as of the last commit. An early record
+	 * below it has been passed by the in-order records. */
+	uint64_t inorder, inorder_durable;
+	/* The ahead set: records stored early (SEGMENT_ENTRY_EARLY) whose
+	 * place no in-order record has passed yet, by seq. Those below
+	 * pending count as stored for the mark; they leave the set when
+	 * inorder_durable passes them (only at a commit, so that a rollback
+	 * has nothing to restore). */
+	struct ahead *ahead;
+	size_t nahead, capahead;
 };
 
 struct seg_meta {
@@ -63,6 +83,10 @@ struct store_host {
 	uint8_t *buf; /* encoded entries awaiting store_commit */
 	size_t len, cap;
 	bool failed;
+	size_t nahead; /* early records of all streams in their ahead sets, <= STORE_AHEAD_MAX */
+	/* The active segment is format 1, whose entries have no flags: no
+	 * record is stored early until the next rotation. */
+	bool active_v1;
 };
 
 struct store {
@@ -148,6 +172,8 @@ static void host_free(struct store_host *h)
 	if (h->ckp_fd >= 0)
 		close(h->ckp_fd);
 	free(h->segs);
+	for (size_t i = 0; i < h->nstreams; i++)
+		free(h->streams[i].ahead);
 	free(h->streams);
 	free(h->buf);
 	free(h);
@@ -196,6 +222,72 @@ static struct stream_state *stream_add(struct store_host *h, const uint8_t sid[S
 	memset(st, 0, sizeof(*st));
 	memcpy(st->id, sid, STORE_STREAM_ID_LEN);
 	return st;
+}
+
+/* ---- the ahead sets ---- */
+
+/* Index of the first early record of st with seq >= seq. */
+static size_t ahead_lower(const struct stream_state *st, uint64_t seq)
+{
+	size_t a = 0, b = st->nahead;
+	while (a < b) {
+		size_t m = a + (b - a) / 2;
+		if (st->ahead[m].seq < seq)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return a;
+}
+
+static bool ahead_has(const struct stream_state *st, uint64_t seq)
+{
+	size_t i = ahead_lower(st, seq);
+	return i < st->nahead && st->ahead[i].seq == seq;
+}
+
+/* Room for one more early record of st (so that adding it cannot fail). */
+static int ahead_reserve(struct stream_state *st)
+{
+	if (st->nahead < st->capahead)
+		return 0;
+	size_t nc = st->capahead ? 2 * st->capahead : 16;
+	struct ahead *n = realloc(st->ahead, nc * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	st->ahead = n;
+	st->capahead = nc;
+	return 0;
+}
+
+/* Add (seq, pos) to st's set unless seq is there; ahead_reserve first. */
+static void ahead_add(struct store_host *h, struct stream_state *st, uint64_t seq, uint64_t pos)
+{
+	size_t i = ahead_lower(st, seq);
+	if (i < st->nahead && st->ahead[i].seq == seq)
+		return;
+	memmove(&st->ahead[i + 1], &st->ahead[i], (st->nahead - i) * sizeof(*st->ahead));
+	st->ahead[i] = (struct ahead){ .seq = seq, .pos = pos };
+	st->nahead++;
+	h->nahead++;
+}
+
+/* Forget the early records of st below seq: in-order records passed them. */
+static void ahead_prune(struct store_host *h, struct stream_state *st, uint64_t seq)
+{
+	size_t k = ahead_lower(st, seq);
+	if (k == 0)
+		return;
+	memmove(st->ahead, st->ahead + k, (st->nahead - k) * sizeof(*st->ahead));
+	st->nahead -= k;
+	h->nahead -= k;
+}
+
+/* The mark goes on over records stored early: they are stored. */
+static void ahead_advance(struct stream_state *st)
+{
+	for (size_t i = ahead_lower(st, st->pending); i < st->nahead && st->ahead[i].seq == st->pending; i++)
+		st->pending++;
 }
 
 static int streams_path(const struct store_host *h, char *out, size_t cap)
@@ -288,7 +380,8 @@ static void index_add(struct store_host *h, const uint8_t *p, size_t size, uint6
 	const uint8_t *sid = segment_entry_sid(p);
 	if (h->blk.count && segindex_block_breaks(&h->blk, sid, rec->boot_id))
 		index_close_block(h);
-	segindex_block_add(&h->blk, segment_entry_recno(p), off, (uint32_t)size, sid, rec);
+	segindex_block_add_entry(&h->blk, segment_entry_recno(p), off, (uint32_t)size, sid, rec,
+				 segment_entry_flags(p) & SEGMENT_ENTRY_EARLY);
 	if (h->blk.count == SEGINDEX_BLOCK_RECORDS)
 		index_close_block(h);
 }
@@ -373,9 +466,10 @@ static int add_meta(struct store_host *h, const struct seg_meta *m)
 
 /*
  * Create segment base (first record recno, chain in = chain) with the
- * durable stream marks in its header: written as BASE.seg.tmp, fsynced,
- * renamed, the directory fsynced; its index file next to it. Readers and
- * recovery never see a partial header.
+ * durable stream marks and the ahead sets (all committed: a segment is
+ * created only between commits) in its header: written as BASE.seg.tmp,
+ * fsynced, renamed, the directory fsynced; its index file next to it.
+ * Readers and recovery never see a partial header.
  */
 static int create_segment(struct store_host *h, uint64_t base, uint64_t recno, const uint8_t *chain,
 			  uint64_t *ret_len)
@@ -404,14 +498,30 @@ static int create_segment(struct store_host *h, uint64_t base, uint64_t recno, c
 		hd.streams[k++].hwm = h->streams[i].durable;
 	}
 	hd.nstreams = n;
-	size_t len = segment_header_size(n);
+	/* h->nahead <= STORE_AHEAD_MAX = SEGMENT_EARLY_MAX: they all fit. */
+	size_t m = h->nahead < SEGMENT_EARLY_MAX ? h->nahead : SEGMENT_EARLY_MAX;
+	hd.early = m ? calloc(m, sizeof(*hd.early)) : NULL;
+	if (m && !hd.early) {
+		free(hd.streams);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < h->nstreams; i++)
+		for (size_t k = 0; k < h->streams[i].nahead && hd.nearly < m; k++) {
+			struct segment_early *e = &hd.early[hd.nearly++];
+			memcpy(e->id, h->streams[i].id, 16);
+			e->seq = h->streams[i].ahead[k].seq;
+			e->pos = h->streams[i].ahead[k].pos;
+		}
+	size_t len = segment_header_len(&hd);
 	uint8_t *buf = malloc(len);
 	if (!buf) {
 		free(hd.streams);
+		free(hd.early);
 		return -ENOMEM;
 	}
 	segment_header_encode(buf, &hd);
 	free(hd.streams);
+	free(hd.early);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0) {
 		free(buf);
@@ -504,10 +614,50 @@ static int rotate(struct store_host *h)
 	if (open_index(h, base, SEGINDEX_HDR_LEN) < 0)
 		h->idx_broken = true; /* idx_fd stays -1: index_flush never writes */
 	h->store->sealed = true;
+	h->active_v1 = false;
 	return 0;
 }
 
 /* ---- recovery ---- */
+
+/* A record stored early, found on open: into its stream's ahead set. */
+static int note_early(struct store_host *h, const uint8_t *sid, uint64_t seq, uint64_t pos)
+{
+	struct stream_state *st = stream_find(h, sid);
+	if (!st && !(st = stream_add(h, sid)))
+		return -ENOMEM;
+	if (ahead_reserve(st) < 0)
+		return -ENOMEM;
+	ahead_add(h, st, seq, pos);
+	return 0;
+}
+
+/* The early entries of an indexed block of the active segment (whose
+ * entries were fsynced: damage there is -EUCLEAN). sr reads the segment. */
+static int block_early(struct store_host *h, struct segment_reader *sr, uint64_t base,
+		       const struct segindex_block *b)
+{
+	segment_reader_seek(sr, (off_t)b->offset);
+	for (uint32_t i = 0; i < b->count; i++) {
+		const uint8_t *p;
+		size_t size, len;
+		uint64_t off = (uint64_t)segment_reader_offset(sr);
+		int r = segment_reader_next(sr, true, &p, &size);
+		if (r < 0 && r != -EBADMSG)
+			return r;
+		if (r != 1)
+			return -EUCLEAN;
+		if (!(segment_entry_flags(p) & SEGMENT_ENTRY_EARLY))
+			continue;
+		struct record rec;
+		const uint8_t *enc = segment_entry_record(p, size, &len);
+		if (record_decode(enc, len, &rec) < 0)
+			return -EUCLEAN;
+		if ((r = note_early(h, segment_entry_sid(p), rec.stream_seq, base + off)) < 0)
+			return r;
+	}
+	return 0;
+}
 
 /*
  * Recover the active (last) segment: its header's stream marks, its
@@ -534,6 +684,14 @@ static int recover_active(struct store_host *h, uint64_t *ret_cut, uint64_t *ret
 		return r == -ENOMEM ? r : -EUCLEAN;
 	}
 	a->first_recno = hd.first_recno;
+	h->active_v1 = hd.version == 1;
+	for (size_t i = 0; i < hd.nearly; i++) {
+		if ((r = note_early(h, hd.early[i].id, hd.early[i].seq, hd.early[i].pos)) < 0) {
+			segment_header_free(&hd);
+			close(fd);
+			return r;
+		}
+	}
 	for (size_t i = 0; i < hd.nstreams; i++) {
 		struct stream_state *st = stream_find(h, hd.streams[i].id);
 		if (!st && !(st = stream_add(h, hd.streams[i].id))) {
@@ -578,11 +736,29 @@ static int recover_active(struct store_host *h, uint64_t *ret_cut, uint64_t *ret
 			}
 			if (b->hwm > st->durable)
 				st->durable = st->pending = b->hwm;
+			if (b->hwm > st->inorder)
+				st->inorder = b->hwm;
 		}
 		off += b->bytes;
 		recno += b->count;
 	}
+	/* Blocks with early entries: read those entries (few: the ahead sets
+	 * are bounded). */
+	struct segment_reader *br = NULL;
+	r = 0;
+	for (size_t i = 0; i < nblocks && r >= 0; i++) {
+		if (!(blocks[i].flags & SEGINDEX_F_EARLY))
+			continue;
+		if (!br && (r = segment_reader_new(&br, fd, (off_t)blocks[i].offset)) < 0)
+			break;
+		r = block_early(h, br, a->base, &blocks[i]);
+	}
+	segment_reader_free(br);
 	free(blocks);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
 	/* The chain after the last indexed entry is that entry's own. */
 	if (nblocks > 0 && (r = pread_all(fd, chain, sizeof(chain), (off_t)off - SEGMENT_HASH_LEN)) < 0) {
 		close(fd);
@@ -610,7 +786,11 @@ static int recover_active(struct store_host *h, uint64_t *ret_cut, uint64_t *ret
 			r = -EBADMSG;
 			break;
 		}
-		if (rec.source != RECORD_SRC_COLLECTOR) {
+		uint64_t eoff = (uint64_t)segment_reader_offset(sr) - size;
+		if (segment_entry_flags(p) & SEGMENT_ENTRY_EARLY) {
+			if ((r = note_early(h, segment_entry_sid(p), rec.stream_seq, a->base + eoff)) < 0)
+				break;
+		} else if (rec.source != RECORD_SRC_COLLECTOR) {
 			struct stream_state *st = stream_find(h, segment_entry_sid(p));
 			if (!st && !(st = stream_add(h, segment_entry_sid(p)))) {
 				r = -ENOMEM;
@@ -618,8 +798,10 @@ static int recover_active(struct store_host *h, uint64_t *ret_cut, uint64_t *ret
 			}
 			if (rec.stream_seq + 1 > st->durable)
 				st->durable = st->pending = rec.stream_seq + 1;
+			if (rec.stream_seq + 1 > st->inorder)
+				st->inorder = rec.stream_seq + 1;
 		}
-		index_add(h, p, size, (uint64_t)segment_reader_offset(sr) - size, &rec);
+		index_add(h, p, size, eoff, &rec);
 		memcpy(chain, next, sizeof(chain));
 		recno++;
 		good = (uint64_t)segment_reader_offset(sr);
@@ -642,6 +824,15 @@ static int recover_active(struct store_host *h, uint64_t *ret_cut, uint64_t *ret
 	*ret_cut = fsize - good;
 	*ret_cut_at = good;
 	a->size = good;
+	/* The ahead sets as they were: early records not yet passed by the
+	 * in-order ones; the marks go on over those at their place. */
+	for (size_t i = 0; i < h->nstreams; i++) {
+		struct stream_state *x = &h->streams[i];
+		ahead_prune(h, x, x->inorder);
+		x->inorder_durable = x->inorder;
+		ahead_advance(x);
+		x->durable = x->pending;
+	}
 	h->recno = h->p_recno = recno;
 	memcpy(h->chain, chain, sizeof(chain));
 	memcpy(h->p_chain, chain, sizeof(chain));
@@ -729,6 +920,11 @@ int store_host(struct store *s, const char *name, struct store_host **ret, long 
 	bool is_short = false;
 	if ((r = recover_active(h, &cut, &cut_at)) < 0 || (r = open_checkpoints(h, &is_short, &claimed)) < 0)
 		goto fail;
+	/* A journal of an older collector: format 2 from here on, so that
+	 * records can be stored early (format 1 entries have no flags). If
+	 * that fails, nothing is stored early until a rotation succeeds. */
+	if (h->active_v1)
+		(void)rotate(h);
 	struct store_host **nh = realloc(s->hosts, (s->nhosts + 1) * sizeof(*nh));
 	if (!nh) {
 		r = -ENOMEM;
@@ -817,13 +1013,21 @@ static int buf_reserve(struct store_host *h, size_t more)
 	return 0;
 }
 
+/* The logical position the next entry put into the buffer gets. */
+static uint64_t next_pos(const struct store_host *h)
+{
+	const struct seg_meta *a = &h->segs[h->nsegs - 1];
+	return a->base + a->size + h->len;
+}
+
 static int put_entry(struct store_host *h, const uint8_t sid[STORE_STREAM_ID_LEN], const uint8_t *enc,
-		     size_t len, uint64_t recv_usec)
+		     size_t len, unsigned flags, uint64_t recv_usec)
 {
 	int r = buf_reserve(h, len + SEGMENT_ENTRY_OVERHEAD);
 	if (r < 0)
 		return r;
-	h->len += segment_entry_encode(h->buf + h->len, h->p_recno, recv_usec, sid, enc, len, h->p_chain);
+	h->len += segment_entry_encode_flags(h->buf + h->len, h->p_recno, recv_usec, sid, enc, len, flags,
+					     h->p_chain);
 	h->p_recno++;
 	h->store->dirty = true;
 	return 0;
@@ -852,16 +1056,17 @@ int store_event(struct store_host *h, const uint8_t sid[STORE_STREAM_ID_LEN], ui
 	int n = record_encode(&ev, enc, sizeof(enc));
 	if (n < 0)
 		return n;
-	return put_entry(h, sid, enc, (size_t)n, recv_usec);
+	return put_entry(h, sid, enc, (size_t)n, 0, recv_usec);
 }
 
+/* A stream-jump gap record for seqs first..last, before record next. */
 static int put_gap(struct store_host *h, const uint8_t sid[STORE_STREAM_ID_LEN], const struct record *next,
-		   uint64_t first, uint64_t recv_usec)
+		   uint64_t first, uint64_t last, uint64_t recv_usec)
 {
 	uint8_t fbuf[256];
 	char msg[128];
 	struct record_fields fb = { .buf = fbuf, .cap = sizeof(fbuf) };
-	uint64_t last = next->stream_seq - 1, count = next->stream_seq - first;
+	uint64_t count = last - first + 1;
 	if (record_fields_add(&fb, "GAP_CAUSE", "stream-jump", 11) < 0 ||
 	    record_fields_addf(&fb, "GAP_COUNT", "%llu", (unsigned long long)count) < 0 ||
 	    record_fields_addf(&fb, "GAP_FIRST_STREAM_SEQ", "%llu", (unsigned long long)first) < 0 ||
@@ -870,6 +1075,23 @@ static int put_gap(struct store_host *h, const uint8_t sid[STORE_STREAM_ID_LEN],
 	snprintf(msg, sizeof(msg), "stream gap: %llu records missing (stream seq %llu-%llu)",
 		 (unsigned long long)count, (unsigned long long)first, (unsigned long long)last);
 	return store_event(h, sid, RECORD_EV_GAP, LOG_WARNING, first, next->boot_id, msg, &fb, recv_usec);
+}
+
+/* Gap records for the seqs pending .. rec's - 1 that are missing: those
+ * stored early are not. */
+static int put_gaps(struct store_host *h, const uint8_t sid[STORE_STREAM_ID_LEN], struct stream_state *st,
+		    const struct record *rec, uint64_t recv_usec)
+{
+	uint64_t from = st->pending;
+	for (size_t i = ahead_lower(st, from); from < rec->stream_seq; i++) {
+		uint64_t to = i < st->nahead && st->ahead[i].seq < rec->stream_seq ? st->ahead[i].seq
+										   : rec->stream_seq;
+		int r = to > from ? put_gap(h, sid, rec, from, to - 1, recv_usec) : 0;
+		if (r < 0)
+			return r;
+		from = to + 1;
+	}
+	return 0;
 }
 
 int store_append(struct store_host *h, const uint8_t sid[STORE_STREAM_ID_LEN], const struct record *rec,
@@ -883,11 +1105,46 @@ int store_append(struct store_host *h, const uint8_t sid[STORE_STREAM_ID_LEN], c
 	if (rec->stream_seq == UINT64_MAX)
 		return -ERANGE;
 	int r;
-	if (rec->stream_seq > st->pending && (r = put_gap(h, sid, rec, st->pending, recv_usec)) < 0)
+	if (rec->stream_seq > st->pending && (r = put_gaps(h, sid, st, rec, recv_usec)) < 0)
 		return r;
-	if ((r = put_entry(h, sid, enc, len, recv_usec)) < 0)
-		return r;
+	/* Stored early: this is the copy sent in order, already held. */
+	bool dup = ahead_has(st, rec->stream_seq);
+	if (!dup) {
+		if ((r = put_entry(h, sid, enc, len, 0, recv_usec)) < 0)
+			return r;
+		st->inorder = rec->stream_seq + 1;
+	}
 	st->pending = rec->stream_seq + 1;
+	ahead_advance(st);
+	return dup ? 0 : 1;
+}
+
+int store_append_early(struct store_host *h, const uint8_t sid[STORE_STREAM_ID_LEN], const struct record *rec,
+		       const uint8_t *enc, size_t len, uint64_t recv_usec)
+{
+	struct stream_state *st = stream_find(h, sid);
+	if (!st)
+		return -ENOENT;
+	if (rec->stream_seq < st->pending || ahead_has(st, rec->stream_seq))
+		return 0;
+	if (rec->stream_seq == UINT64_MAX || rec->source == RECORD_SRC_COLLECTOR)
+		return -ERANGE;
+	int r;
+	if (rec->stream_seq == st->pending) {
+		/* Its place: stored in order, like the next record of a batch. */
+		if ((r = put_entry(h, sid, enc, len, 0, recv_usec)) < 0)
+			return r;
+		st->inorder = st->pending = rec->stream_seq + 1;
+		ahead_advance(st);
+		return 1;
+	}
+	if (h->nahead >= STORE_AHEAD_MAX || h->active_v1)
+		return 2;
+	uint64_t pos = next_pos(h);
+	if ((r = ahead_reserve(st)) < 0 ||
+	    (r = put_entry(h, sid, enc, len, SEGMENT_ENTRY_EARLY, recv_usec)) < 0)
+		return r;
+	ahead_add(h, st, rec->stream_seq, pos);
 	return 1;
 }
 
@@ -903,8 +1160,19 @@ static void host_rollback(struct store_host *h)
 	 * effort, a failed truncate leaves entries recovery will accept. */
 	if (ftruncate(h->seg_fd, (off_t)h->segs[h->nsegs - 1].size) == 0)
 		(void)fdatasync(h->seg_fd);
-	for (size_t i = 0; i < h->nstreams; i++)
-		h->streams[i].pending = h->streams[i].durable;
+	uint64_t end = next_pos(h) - h->len;
+	for (size_t i = 0; i < h->nstreams; i++) {
+		struct stream_state *st = &h->streams[i];
+		st->pending = st->durable;
+		st->inorder = st->inorder_durable;
+		/* Early records of the buffer are not stored. */
+		size_t k = 0;
+		for (size_t j = 0; j < st->nahead; j++)
+			if (st->ahead[j].pos < end)
+				st->ahead[k++] = st->ahead[j];
+		h->nahead -= st->nahead - k;
+		st->nahead = k;
+	}
 	h->p_recno = h->recno;
 	memcpy(h->p_chain, h->chain, sizeof(h->chain));
 	h->len = 0;
@@ -941,8 +1209,12 @@ static int host_commit(struct store_host *h, uint64_t now)
 	h->len = 0;
 	h->recno = h->p_recno;
 	memcpy(h->chain, h->p_chain, sizeof(h->chain));
-	for (size_t j = 0; j < h->nstreams; j++)
-		h->streams[j].durable = h->streams[j].pending;
+	for (size_t j = 0; j < h->nstreams; j++) {
+		struct stream_state *st = &h->streams[j];
+		st->durable = st->pending;
+		st->inorder_durable = st->inorder;
+		ahead_prune(h, st, st->inorder_durable);
+	}
 	if (a->size >= h->store->lim.segment_size)
 		(void)rotate(h); /* failed: the segment grows, tried again next time */
 	else if (h->recno - h->ckp_recno >= STORE_CHECKPOINT_RECORDS ||

@@ -2,7 +2,7 @@
 #pragma once
 
 /*
- * The collector's store (docs/STORE.md, format 1): one directory per host
+ * The collector's store (docs/STORE.md, format 2): one directory per host
  * under STATE_DIR/hosts/, holding that host's journal and its state:
  *
  *   STATE_DIR/hosts/NAME/BASE.seg     segments, append-only (segment.h)
@@ -18,7 +18,17 @@
  * appended to the host's buffer) and durable (fsynced). Records with a
  * stream seq below pending are duplicates and are dropped. store_commit
  * writes every host's buffer, fsyncs each segment once, then promotes
- * pending to durable: only durable marks may be acked. A segment that
+ * pending to durable: only durable marks may be acked.
+ *
+ * Records of an URGENT message (docs/PROTOCOL.md 5.9) may be stored ahead
+ * of the mark (store_append_early): flagged in the journal
+ * (SEGMENT_ENTRY_EARLY), kept per stream in an "ahead set" until the
+ * in-order records pass them, bounded by STORE_AHEAD_MAX per host. A
+ * record of the set is a duplicate when it comes again; the mark goes on
+ * over it when the records before it are in; a jump over it leaves gap
+ * records only for the seqs really missing. The sets survive a restart:
+ * every segment header lists the early records not yet passed when it
+ * began, recovery adds those of the active segment. A segment that
  * reached the configured size is sealed after a commit and the next one
  * started (fsynced with its directory before anything is written to it);
  * store_retention removes whole old segments, recording what it removed.
@@ -47,6 +57,10 @@ bool store_name_valid(const char *name);
  * or this much time since the last one (and at every rotation). */
 #define STORE_CHECKPOINT_RECORDS 4096
 #define STORE_CHECKPOINT_USEC (1000ULL * 1000)
+
+/* Early-stored records a host holds ahead of its streams' marks at most;
+ * an URGENT record beyond that is not stored (it comes again in order). */
+#define STORE_AHEAD_MAX 4096
 
 /* Collector events of the store itself (source COLLECTOR; record.h has the protocol's). */
 #define STORE_EV_TORN_TAIL 64 /* TORN_BYTES, SEGMENT, SEGMENT_OFFSET */
@@ -92,14 +106,29 @@ uint64_t store_stream_hwm(struct store_host *h, const uint8_t sid[STORE_STREAM_I
 /*
  * Append one record (its encoding enc/len, decoded as rec) of stream sid.
  * Returns 1 if appended, 0 if dropped as a duplicate (seq below the
- * stream's pending mark), or -errno. A jump forward in seq first appends
- * a collector gap record (GAP_CAUSE=stream-jump, GAP_COUNT,
- * GAP_FIRST_STREAM_SEQ, GAP_LAST_STREAM_SEQ).
+ * stream's pending mark, or stored early), or -errno. A jump forward in
+ * seq first appends a collector gap record (GAP_CAUSE=stream-jump,
+ * GAP_COUNT, GAP_FIRST_STREAM_SEQ, GAP_LAST_STREAM_SEQ) per run of
+ * missing seqs (seqs stored early are not missing).
  */
 __attribute__((warn_unused_result)) int store_append(struct store_host *h,
 						     const uint8_t sid[STORE_STREAM_ID_LEN],
 						     const struct record *rec, const uint8_t *enc, size_t len,
 						     uint64_t recv_usec);
+
+/*
+ * Store one record of an URGENT message: ahead of its place when its seq
+ * is above the stream's pending mark (its entry flagged early, its seq
+ * into the stream's ahead set), in place when the seq is the mark.
+ * Returns 1 if stored, 0 if dropped as a duplicate (below the mark, or
+ * already stored early), 2 if not stored because the host's ahead sets
+ * are full (STORE_AHEAD_MAX) or its active segment is of format 1, or
+ * -errno (-ERANGE for seq 2^64 - 1 or a collector record).
+ */
+__attribute__((warn_unused_result)) int store_append_early(struct store_host *h,
+							   const uint8_t sid[STORE_STREAM_ID_LEN],
+							   const struct record *rec, const uint8_t *enc,
+							   size_t len, uint64_t recv_usec);
 
 /* Largest message + fields of a collector event. */
 #define STORE_EVENT_MAX 1024

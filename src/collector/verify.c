@@ -307,7 +307,8 @@ static int verify_segment(struct vstate *v, uint64_t base, bool last, uint64_t *
 				break;
 			blk.count = 0;
 		}
-		segindex_block_add(&blk, recno, off, (uint32_t)size, sid, &rec);
+		segindex_block_add_entry(&blk, recno, off, (uint32_t)size, sid, &rec,
+					 segment_entry_flags(p) & SEGMENT_ENTRY_EARLY);
 		if (blk.count == SEGINDEX_BLOCK_RECORDS) {
 			if ((r = check_block(v, iname, idx, nidx, &bi, &blk, base)) != 0)
 				break;

@@ -233,6 +233,7 @@ static const char *const synth_names[] = {
 	"KMSG_STREAM_SEQ",
 	"KMSG_STREAM_ID",
 	"KMSG_RECEIVED_TIMESTAMP",
+	"KMSG_STORED_EARLY",
 	"MESSAGE",
 };
 
@@ -303,6 +304,8 @@ int view_build(struct view *v, const char *host, const struct journal_entry *e, 
 	text_hex(hex, e->stream_id, 16);
 	rc |= addf(v, "KMSG_STREAM_ID", "%s", hex);
 	rc |= addf(v, "KMSG_RECEIVED_TIMESTAMP", "%" PRIu64, e->recv_usec);
+	if (e->early)
+		rc |= add(v, "KMSG_STORED_EARLY", "1", 1);
 	if (rc)
 		return -ENOMEM;
 	size_t nsynth = v->n;

@@ -15,8 +15,10 @@
  *   (gap, start, stop, boot, heartbeat, malformed, session-start,
  *   session-end, or the number; events only), KMSG_RECORD_FLAGS (cont,
  *   truncated, malformed, fragment; when any), KMSG_SEQ (kernel records),
- *   KMSG_STREAM_SEQ, KMSG_STREAM_ID, KMSG_RECEIVED_TIMESTAMP, then the
- *   record's own fields, then MESSAGE.
+ *   KMSG_STREAM_SEQ, KMSG_STREAM_ID, KMSG_RECEIVED_TIMESTAMP,
+ *   KMSG_STORED_EARLY=1 (a record the collector stored ahead of its place,
+ *   docs/STORE.md; only those), then the record's own fields, then
+ *   MESSAGE.
  *
  * The record's own fields are named so that a journal accepts them:
  *   - SUBSYSTEM and DEVICE of kernel records become _KERNEL_SUBSYSTEM and

@@ -70,6 +70,19 @@
  *     3      N times: u32 length L, then L bytes of record encoding
  *            (record.h); records in strictly increasing stream seq.
  *
+ * URGENT (agent -> collector): the layout of BATCH with type
+ *            PROTO_MSG_URGENT. Only records of level 0..3 (emerg..err),
+ *            each with stream seq >= the connection's in-order position
+ *            (the next seq a BATCH may carry) and above the previous
+ *            URGENT record's of the connection. Sent while older records
+ *            wait, so that these arrive first; the collector stores them
+ *            ahead of their place (bounded; what it cannot hold it drops,
+ *            the BATCH copy comes later anyway). ACKs stay cumulative:
+ *            the agent keeps them until an ACK passes them and sends them
+ *            again in order (a duplicate the collector drops). A
+ *            collector that does not know the type closes the session as
+ *            a protocol violation (docs/PROTOCOL.md 5.9).
+ *
  * HEARTBEAT (agent -> collector): 1 byte PROTO_MSG_HEARTBEAT. The collector
  *            answers with an ACK after its next group commit.
  *
@@ -89,9 +102,12 @@ enum proto_msg_type {
 	PROTO_MSG_BATCH = 0x01,
 	PROTO_MSG_HEARTBEAT = 0x02,
 	PROTO_MSG_CLOSE = 0x03,
+	PROTO_MSG_URGENT = 0x04,
 	PROTO_MSG_ACK = 0x81,
 };
-#define PROTO_BATCH_HDR 3
+#define PROTO_BATCH_HDR 3 /* also URGENT */
+/* The least important level an URGENT record may have (LOG_ERR). */
+#define PROTO_URGENT_LEVEL_MAX 3
 #define PROTO_BATCH_REC_HDR 4
 #define PROTO_ACK_LEN 9
 #define PROTO_CLOSE_LEN 2
