@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -192,6 +193,47 @@ static int check_start(const struct collector_conf *c, const char *conf_path, bo
 	return r;
 }
 
+/* Descriptors besides connections and journal files: listeners, epoll,
+ * signals, timers, directories, the notify socket. */
+#define NOFILE_RESERVE 64
+
+/*
+ * Every connection is a descriptor: raise the soft RLIMIT_NOFILE to the
+ * hard one (no privilege needed; the unit sets LimitNOFILE=65536) and say
+ * so when limits.max_connections cannot be reached under it. Host journal
+ * files beyond what the limit leaves are closed and reopened on demand
+ * (store_set_open_max), so the limit bounds connections only. Returns how
+ * many hosts may keep their files open (0: no limit).
+ */
+static size_t raise_nofile(const struct collector_conf *c)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t old = rl.rlim_cur;
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+			log_warn("RLIMIT_NOFILE: cannot raise %llu to %llu: %s", (unsigned long long)old,
+				 (unsigned long long)rl.rlim_max, strerror(errno));
+			rl.rlim_cur = old;
+		}
+	}
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return 0;
+	rlim_t used = (rlim_t)c->max_connections + NOFILE_RESERVE;
+	if (used > rl.rlim_cur)
+		log_warn(
+			"RLIMIT_NOFILE is %llu: at most about %llu connections, not limits.max_connections "
+			"%lld (raise LimitNOFILE)",
+			(unsigned long long)rl.rlim_cur,
+			(unsigned long long)(rl.rlim_cur > NOFILE_RESERVE ? rl.rlim_cur - NOFILE_RESERVE : 0),
+			c->max_connections);
+	/* Three descriptors per host; a few hosts at least. */
+	size_t hosts = rl.rlim_cur > used ? (size_t)((rl.rlim_cur - used) / 3) : 0;
+	return hosts < 16 ? 16 : hosts;
+}
+
 int main(int argc, char **argv)
 {
 	const char *conf_path = KS_COLLECTOR_CONF;
@@ -260,6 +302,8 @@ int main(int argc, char **argv)
 	if (conf->nclients == 0)
 		log_warn("%s: no clients configured; every agent will be refused", conf_path);
 
+	size_t open_hosts = raise_nofile(conf);
+
 	int ret = 1;
 	struct loop *loop = NULL;
 	struct store *store = NULL;
@@ -269,6 +313,7 @@ int main(int argc, char **argv)
 		log_err("state directory %s: %s", conf->state_dir, strerror(-r));
 		goto out;
 	}
+	store_set_open_max(store, open_hosts);
 	if ((r = loop_new(&loop)) < 0 || (r = server_new(&sv, loop, conf, store, priv)) < 0) {
 		log_err("start: %s", strerror(-r));
 		goto out;

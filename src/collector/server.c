@@ -168,10 +168,44 @@ static void conn_end(struct conn *c, const char *reason)
 	conn_close(c);
 }
 
+/*
+ * A refused handshake with a known host's key (replayed counter, no key
+ * confirmation, a first message that does not decrypt): into that host's
+ * journal, at most one event per STORE_REJECT_EVENT_USEC with the count
+ * since the last, so that a replaying attacker cannot fill it.
+ */
+static void put_reject_event(struct conn *c, const char *what)
+{
+	uint64_t now = clock_usec(CLOCK_REALTIME), count;
+	if (!store_reject_due(c->host, now, &count))
+		return;
+	uint8_t fbuf[STORE_EVENT_MAX / 2];
+	char msg[200];
+	struct record_fields fb = { .buf = fbuf, .cap = sizeof(fbuf) };
+	int r = record_fields_add(&fb, "PEER", c->peer, strlen(c->peer));
+	r |= record_fields_add(&fb, "REJECT_REASON", what, strlen(what));
+	r |= record_fields_addf(&fb, "REJECTED_COUNT", "%llu", (unsigned long long)count);
+	snprintf(msg, sizeof(msg), "handshake from %s rejected: %s (%llu since the last such event)", c->peer,
+		 what, (unsigned long long)count);
+	if (r == 0)
+		r = store_event(c->host, c->sid, RECORD_EV_HANDSHAKE_REJECTED, LOG_WARNING,
+				store_stream_hwm(c->host, c->sid), NULL, msg, &fb, now);
+	if (r < 0)
+		log_warn("host %s: cannot store handshake-rejected event: %s", store_host_name(c->host),
+			 strerror(-r));
+	else
+		want_commit(c->sv);
+}
+
 /* Unauthenticated failure: count it, say nothing to the peer. */
 static void conn_reject(struct conn *c, enum server_reject why, const char *what)
 {
 	c->sv->stats.rejected[why]++;
+	/* c->host is set once msg1 named a configured key and its journal
+	 * opened: the refusal then belongs to that host. */
+	if (c->host && !store_host_failed(c->host) &&
+	    (why == REJECT_REPLAY || why == REJECT_TIMEOUT || why == REJECT_HANDSHAKE))
+		put_reject_event(c, what);
 	/* Kinds that get past mac1 come from someone who knows our public
 	 * key: worth a notice. The rest is noise from the network. */
 	if (why == REJECT_UNKNOWN || why == REJECT_REPLAY || why == REJECT_STORE)
@@ -455,6 +489,8 @@ static int handle_transport(struct conn *c, const uint8_t *msg, size_t len)
 		return n < 0 ? n : -EPROTO;
 	if (!c->confirmed)
 		conn_confirm(c);
+	/* For --list-hosts and --silent; best effort (store.h). */
+	(void)store_host_contact(c->host, clock_usec(CLOCK_REALTIME));
 	switch (sv->plain[0]) {
 	case PROTO_MSG_BATCH:
 		return handle_records(c, sv->plain, (size_t)n, false);

@@ -84,6 +84,10 @@ struct store_host {
 	size_t len, cap;
 	bool failed;
 	size_t nahead; /* early records of all streams in their ahead sets, <= STORE_AHEAD_MAX */
+	uint64_t used; /* store use_tick when its files were last needed */
+	bool counted;  /* its open files are counted in the store's nopen */
+	uint64_t reject_usec, rejects; /* last handshake-rejected event; refusals since */
+	uint64_t contact_usec;	       /* last contact written to the contact file */
 	/* The active segment is format 1, whose entries have no flags: no
 	 * record is stored early until the next rotation. */
 	bool active_v1;
@@ -97,6 +101,12 @@ struct store {
 	struct store_limits lim;
 	uint64_t last_retention_usec;
 	bool sealed; /* a segment was sealed since the last retention run */
+	/* Hosts whose journal files (3 descriptors) are open, at most
+	 * open_max (0: no limit); the least recently used idle ones are
+	 * closed to make room, and reopened when next written. */
+	size_t nopen, open_max;
+	uint64_t use_tick;
+	uint64_t reopens; /* files reopened after such a close */
 };
 
 static const uint8_t zero_sid[STORE_STREAM_ID_LEN];
@@ -150,6 +160,43 @@ void store_set_limits(struct store *s, const struct store_limits *l)
 	s->sealed = true; /* new limits: look at once */
 }
 
+void store_set_open_max(struct store *s, size_t hosts)
+{
+	s->open_max = hosts;
+}
+
+bool store_reject_due(struct store_host *h, uint64_t now, uint64_t *count)
+{
+	h->rejects++;
+	if (h->reject_usec && now - h->reject_usec < STORE_REJECT_EVENT_USEC)
+		return false;
+	*count = h->rejects;
+	h->rejects = 0;
+	h->reject_usec = now;
+	return true;
+}
+
+int store_host_contact(struct store_host *h, uint64_t now)
+{
+	if (h->contact_usec && now - h->contact_usec < STORE_CONTACT_USEC)
+		return 0;
+	h->contact_usec = now;
+	char path[PATH_MAX + 16];
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", h->dir, STORE_CONTACT_FILE) >= sizeof(path))
+		return -ENAMETOOLONG;
+	uint8_t b[STORE_CONTACT_LEN];
+	memcpy(b, STORE_CONTACT_MAGIC, 8);
+	put_be64(b + 8, now);
+	/* One pwrite of 16 bytes at offset 0 of a 16-byte file: a reader
+	 * sees the old or the new time (or a short file, ignored). */
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -errno;
+	int r = pwrite(fd, b, sizeof(b), 0) == (ssize_t)sizeof(b) ? 0 : -EIO;
+	close(fd);
+	return r;
+}
+
 static int host_path(const struct store_host *h, char *out, size_t cap, uint64_t base, const char *suffix)
 {
 	char name[SEGMENT_NAME_LEN + 8];
@@ -161,16 +208,108 @@ static int host_path(const struct store_host *h, char *out, size_t cap, uint64_t
 
 static void write_checkpoint(struct store_host *h, uint64_t now);
 
-static void host_free(struct store_host *h)
+static void index_flush(struct store_host *h);
+
+/* Close the journal files of h (a last checkpoint first); its state stays
+ * in memory, host_files_open reopens them. */
+static void host_files_close(struct store_host *h)
 {
 	if (h->seg_fd >= 0 && h->ckp_fd >= 0 && h->recno > h->ckp_recno)
 		write_checkpoint(h, now_usec());
+	if (h->seg_fd >= 0)
+		index_flush(h);
+	if (h->counted) {
+		h->store->nopen--;
+		h->counted = false;
+	}
 	if (h->seg_fd >= 0)
 		close(h->seg_fd);
 	if (h->idx_fd >= 0)
 		close(h->idx_fd);
 	if (h->ckp_fd >= 0)
 		close(h->ckp_fd);
+	h->seg_fd = h->idx_fd = h->ckp_fd = -1;
+}
+
+static int cmp_used(const void *a, const void *b)
+{
+	const struct store_host *x = *(struct store_host *const *)a, *y = *(struct store_host *const *)b;
+	return x->used < y->used ? -1 : x->used > y->used;
+}
+
+/*
+ * Close the least recently used hosts that hold nothing unwritten until
+ * fewer than goal have their files open. Hosts with buffered entries stay
+ * open: then the limit is exceeded until the commit, not broken.
+ */
+static void close_lru(struct store *s, size_t goal)
+{
+	if (s->nopen < goal)
+		return;
+	struct store_host **c = malloc(s->nhosts * sizeof(*c));
+	if (!c)
+		return;
+	size_t n = 0;
+	for (size_t i = 0; i < s->nhosts; i++)
+		if (s->hosts[i]->seg_fd >= 0 && s->hosts[i]->len == 0)
+			c[n++] = s->hosts[i];
+	qsort(c, n, sizeof(*c), cmp_used);
+	for (size_t i = 0; i < n && s->nopen >= goal; i++)
+		host_files_close(c[i]);
+	free(c);
+}
+
+/* Room for one more host's files under open_max: down to 7/8 of it, so
+ * that the sort runs once per many opens. */
+static void make_room(struct store *s)
+{
+	if (s->open_max && s->nopen >= s->open_max)
+		close_lru(s, s->open_max - s->open_max / 8);
+}
+
+/* The journal files of h, open (reopened after make_room closed them). */
+static int host_files_open(struct store_host *h)
+{
+	struct store *s = h->store;
+	h->used = ++s->use_tick;
+	if (h->seg_fd >= 0)
+		return 0;
+	make_room(s);
+	const struct seg_meta *a = &h->segs[h->nsegs - 1];
+	char path[PATH_MAX + 32];
+	int r = host_path(h, path, sizeof(path), a->base, SEGMENT_SUFFIX);
+	if (r < 0)
+		return r;
+	int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	char cpath[PATH_MAX + 32];
+	if ((size_t)snprintf(cpath, sizeof(cpath), "%s/%s", h->dir, CHECKPOINT_FILE) >= sizeof(cpath)) {
+		close(fd);
+		return -ENAMETOOLONG;
+	}
+	int cfd = open(cpath, O_RDWR | O_CLOEXEC);
+	if (cfd < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	h->seg_fd = fd;
+	h->ckp_fd = cfd;
+	/* The index is derived: one that cannot be reopened is rebuilt on the
+	 * next start; until then readers scan. */
+	if (!h->idx_broken && (r = host_path(h, path, sizeof(path), a->base, SEGMENT_INDEX_SUFFIX)) == 0 &&
+	    (h->idx_fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
+		h->idx_broken = true;
+	s->nopen++;
+	h->counted = true;
+	s->reopens++;
+	return 0;
+}
+
+static void host_free(struct store_host *h)
+{
+	host_files_close(h);
 	free(h->segs);
 	for (size_t i = 0; i < h->nstreams; i++)
 		free(h->streams[i].ahead);
@@ -893,6 +1032,7 @@ int store_host(struct store *s, const char *name, struct store_host **ret, long 
 		}
 	if (!store_name_valid(name))
 		return -EINVAL;
+	make_room(s);
 	struct store_host *h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
@@ -920,6 +1060,9 @@ int store_host(struct store *s, const char *name, struct store_host **ret, long 
 	bool is_short = false;
 	if ((r = recover_active(h, &cut, &cut_at)) < 0 || (r = open_checkpoints(h, &is_short, &claimed)) < 0)
 		goto fail;
+	s->nopen++;
+	h->counted = true;
+	h->used = ++s->use_tick;
 	/* A journal of an older collector: format 2 from here on, so that
 	 * records can be stored early (format 1 entries have no flags). If
 	 * that fails, nothing is stored early until a rotation succeeds. */
@@ -1158,7 +1301,7 @@ static void host_rollback(struct store_host *h)
 {
 	/* Whatever part of the buffer reached the file goes again; best
 	 * effort, a failed truncate leaves entries recovery will accept. */
-	if (ftruncate(h->seg_fd, (off_t)h->segs[h->nsegs - 1].size) == 0)
+	if (h->seg_fd >= 0 && ftruncate(h->seg_fd, (off_t)h->segs[h->nsegs - 1].size) == 0)
 		(void)fdatasync(h->seg_fd);
 	uint64_t end = next_pos(h) - h->len;
 	for (size_t i = 0; i < h->nstreams; i++) {
@@ -1197,7 +1340,13 @@ static void index_buffer(struct store_host *h, uint64_t base_off)
 static int host_commit(struct store_host *h, uint64_t now)
 {
 	struct seg_meta *a = &h->segs[h->nsegs - 1];
-	int r = write_all(h->seg_fd, h->buf, h->len);
+	int r = host_files_open(h);
+	if (r < 0) {
+		/* Nothing written: the buffer's records go again. */
+		host_rollback(h);
+		return r;
+	}
+	r = write_all(h->seg_fd, h->buf, h->len);
 	if (r == 0 && fdatasync(h->seg_fd) < 0)
 		r = -errno;
 	if (r < 0) {
@@ -1237,6 +1386,9 @@ int store_commit(struct store *s)
 			first = r;
 	}
 	s->dirty = false;
+	/* Hosts written together may have gone past the limit. */
+	if (s->open_max && s->nopen > s->open_max)
+		close_lru(s, s->open_max + 1);
 	return first;
 }
 
@@ -1443,12 +1595,14 @@ static int compact_checkpoints(struct store_host *h, uint64_t first_base)
 	free(buf);
 	if (r < 0)
 		return r;
+	h->ckp_size = len;
+	if (h->ckp_fd < 0) /* files closed (make_room): reopened on the next write */
+		return 0;
 	int fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	close(h->ckp_fd);
 	h->ckp_fd = fd;
-	h->ckp_size = len;
 	return 0;
 }
 

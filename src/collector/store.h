@@ -78,6 +78,38 @@ __attribute__((warn_unused_result)) int store_open(struct store **ret, const cha
 /* Write a last checkpoint of every open host and free. */
 void store_free(struct store *s);
 void store_set_limits(struct store *s, const struct store_limits *l);
+/*
+ * At most hosts hosts keep their journal files open (3 descriptors each;
+ * 0, the default: no limit). Opening or writing one more closes the
+ * least recently written idle ones (a checkpoint first); they reopen when
+ * next written, so a collector with more hosts than descriptors keeps
+ * working. Hosts with records not yet committed are never closed.
+ */
+void store_set_open_max(struct store *s, size_t hosts);
+
+/* At most one handshake-rejected event per host this often. */
+#define STORE_REJECT_EVENT_USEC (60ULL * 1000000)
+/*
+ * A handshake with h's key was refused at now (usec): returns true when an
+ * event is due (none in the last STORE_REJECT_EVENT_USEC), with *count
+ * the refusals since the last event, this one included; false when it is
+ * only counted (kept in memory: a restart loses the count, not the next
+ * event).
+ */
+bool store_reject_due(struct store_host *h, uint64_t now, uint64_t *count);
+
+/*
+ * Last authenticated contact with h (any transport message, heartbeats
+ * included) at now (usec), for kmsgctl --list-hosts and --silent: kept in
+ * STATE_DIR/hosts/NAME/contact (STORE_CONTACT_MAGIC, then u64 BE usec),
+ * rewritten at most every STORE_CONTACT_USEC and not fsynced: a crash may
+ * lose the last update, never a record. Returns 0 or -errno of the write.
+ */
+#define STORE_CONTACT_FILE "contact"
+#define STORE_CONTACT_MAGIC "KSCONT01"
+#define STORE_CONTACT_LEN 16
+#define STORE_CONTACT_USEC (10ULL * 1000000)
+int store_host_contact(struct store_host *h, uint64_t now);
 
 /*
  * The host called name, opened (and recovered) on first use: a torn

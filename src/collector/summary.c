@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: ISC */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "bytes.h"
 #include "journal.h"
 #include "json.h"
+#include "store.h"
 #include "summary.h"
 #include "text.h"
 #include "timestamp.h"
@@ -40,6 +45,24 @@ static int add_boot(struct host_summary *s, size_t *cap, const struct record *r,
 	b->records = 1;
 	*cache = s->nboots++;
 	return 0;
+}
+
+/* The collector's last authenticated contact with the host (store.h:
+ * STORE_CONTACT_FILE), heartbeats included; false when there is none. */
+static bool read_contact(const char *path, uint64_t *ret)
+{
+	char p[PATH_MAX];
+	if ((size_t)snprintf(p, sizeof(p), "%s/%s", path, STORE_CONTACT_FILE) >= sizeof(p))
+		return false;
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	uint8_t b[STORE_CONTACT_LEN];
+	bool ok = pread(fd, b, sizeof(b), 0) == (ssize_t)sizeof(b) && memcmp(b, STORE_CONTACT_MAGIC, 8) == 0;
+	close(fd);
+	if (ok)
+		*ret = get_be64(b + 8);
+	return ok;
 }
 
 int summary_scan(const char *name, const char *path, bool with_gaps, struct host_summary *ret)
@@ -89,6 +112,12 @@ int summary_scan(const char *name, const char *path, bool with_gaps, struct host
 	if (r == -EBADMSG)
 		s->damaged_at = e.offset;
 	journal_reader_free(jr);
+	uint64_t contact;
+	s->last_recv = s->last_seen;
+	if (read_contact(path, &contact) && (!s->has_seen || contact > s->last_seen)) {
+		s->last_seen = contact;
+		s->has_seen = true;
+	}
 	if (r < 0 && r != -EBADMSG)
 		return r;
 	if (s->gaps) {
@@ -250,7 +279,7 @@ void summary_print_hosts(const struct host_summary *hs, size_t n, enum summary_f
 			s->has_seen ? json_u64(&j, s->last_seen) : json_null(&j);
 			json_key(&j, "lag_usec");
 			if (s->has_seen && s->has_times)
-				json_i64(&j, (int64_t)(s->last_seen - s->newest));
+				json_i64(&j, (int64_t)(s->last_recv - s->newest));
 			else
 				json_null(&j);
 			json_key(&j, "last_session");
@@ -280,7 +309,7 @@ void summary_print_hosts(const struct host_summary *hs, size_t n, enum summary_f
 		time_cell(t.cells[r][2], s->has_times, s->last, utc);
 		time_cell(t.cells[r][3], s->has_seen, s->last_seen, utc);
 		if (s->has_seen && s->has_times)
-			timespan_format(t.cells[r][4], TABLE_CELL, (int64_t)(s->last_seen - s->newest));
+			timespan_format(t.cells[r][4], TABLE_CELL, (int64_t)(s->last_recv - s->newest));
 		else
 			snprintf(t.cells[r][4], TABLE_CELL, "-");
 		snprintf(t.cells[r][5], TABLE_CELL, "%s", session_name(s->session));

@@ -12,9 +12,13 @@
  *                last entry = the lowest and highest realtime of its records
  *   first, last  lowest and highest realtime of the agent's records
  *                (collector records excluded)
- *   last_seen    highest receive time (collector clock) of an agent record
+ *   last_seen    the collector's last contact with the host (collector
+ *                clock): the highest receive time of an agent record, or
+ *                the last authenticated message of a session (heartbeats
+ *                included, STORE_CONTACT_FILE), whichever is later
+ *   last_recv    highest receive time of an agent record
  *   newest       realtime (agent clock) of that record; the lag
- *                last_seen - newest is transport delay plus clock skew
+ *                last_recv - newest is transport delay plus clock skew
  *   session      the last session event stored: start (open) or end
  *                (closed); a collector that died without writing the
  *                end leaves "open" behind
@@ -44,6 +48,7 @@ struct host_summary {
 	uint64_t first, last, newest;
 	bool has_seen;
 	uint64_t last_seen;
+	uint64_t last_recv;
 	enum session_state session;
 	struct boot_info *boots;
 	size_t nboots;
@@ -69,10 +74,9 @@ void summary_print_hosts(const struct host_summary *hs, size_t n, enum summary_f
 
 /*
  * --silent: hosts not heard from for longer than limit (usec) before now,
- * i.e. without a record received since (last_seen; the collector stores
- * nothing for a heartbeat). A host without last_seen (no record of its
- * agent, or no journal: ret of summary_scan left empty but for the name)
- * is silent. A last_seen after now (the clock went back) is silent for 0.
+ * i.e. neither a record nor a heartbeat received since (last_seen). A host without last_seen (no record of
+ * its agent, or no journal: ret of summary_scan left empty but for the name) is silent. A last_seen after now
+ * (the clock went back) is silent for 0.
  */
 bool summary_silent(const struct host_summary *s, uint64_t now, uint64_t limit);
 /*

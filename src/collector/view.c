@@ -80,6 +80,8 @@ const char *view_event_name(uint16_t event)
 		return "session-start";
 	case RECORD_EV_SESSION_END:
 		return "session-end";
+	case RECORD_EV_HANDSHAKE_REJECTED:
+		return "handshake-rejected";
 	case STORE_EV_TORN_TAIL:
 		return "torn-tail";
 	case STORE_EV_SHORT:

@@ -73,6 +73,11 @@ enum record_event {
 	/* Collector events (source COLLECTOR), stored in the host's journal: */
 	RECORD_EV_SESSION_START = 7, /* PEER, CLAIMED_HOSTNAME, CLAIMED_MACHINE_ID, RESUME_STREAM_SEQ */
 	RECORD_EV_SESSION_END = 8,   /* PEER, END_REASON */
+	/* Handshakes with this host's key refused after the key was known
+	 * (replayed counter, no key confirmation): PEER and REJECT_REASON of
+	 * the latest, REJECTED_COUNT since the previous such event (at most
+	 * one per host per STORE_REJECT_EVENT_USEC; the rest are counted). */
+	RECORD_EV_HANDSHAKE_REJECTED = 9,
 };
 
 /*

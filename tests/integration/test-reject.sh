@@ -114,6 +114,10 @@ start_collector
 [ "$(probe "$msg1")" = 0 ] || die "replayed msg1 after restart: collector answered"
 [ "$(grep -c "replayed handshake" "$T/collector.log")" -ge 2 ] || die "replay after restart not detected"
 [ "$(grep -c 'session from .* resuming at' "$T/collector.log")" = 1 ] || die "a replay opened a session"
+# Each replay of the host's msg1 is in the host's journal: one
+# handshake-rejected event per collector run (at most one a minute).
+n=$("$KMSGCTL" -D "$T/store" -o json KMSG_EVENT=handshake-rejected | grep -c '"REJECT_REASON" : "replayed handshake')
+[ "$n" = 2 ] || die "$n handshake-rejected events for the 2 replays, expected 2"
 : "$SHIPPER_CONF_SAVED"
 
 # 6. Key files: missing, group-readable, garbage.
