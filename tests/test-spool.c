@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "check.h"
 #include "spool.h"
@@ -779,6 +780,197 @@ static void test_sync_policy(void)
 	rm_rf(dir);
 }
 
+/* The write buffer: appended records reach the file in one write per
+ * spool_flush, fdatasync or SPOOL_WBUF_BYTES; until then they are read
+ * from memory and are not synced. A crash loses only what was never
+ * written, and the cursor after it names only what is in the file. */
+static void test_buffered(void)
+{
+	char dir[128], p[256];
+	struct spool_conf c = small_conf(1 << 20);
+	struct spool *s;
+	struct spool_stats st;
+	uint64_t fs0, seq, kseq, seqs[16], wbuf_recs = (SPOOL_WBUF_BYTES + E - 1) / E;
+	const uint8_t *buf = NULL;
+	size_t len = 0, nl, gaps;
+	struct record r;
+	uint8_t b[16];
+	int status;
+	pid_t pid;
+
+	c.sync_records = 100000; /* only the buffer bound and the level */
+	fresh(dir, sizeof(dir), "buffered");
+	CHECK_EQ_INT(spool_open(&s, dir, &c, sid, boot), 0);
+	seg_path(p, sizeof(p), dir, 0);
+	CHECK_EQ_INT(file_size(p), SPOOL_SEG_HDR_LEN);
+	spool_get_stats(s, &st);
+	fs0 = st.fsyncs;
+	for (unsigned i = 0; i < 10; i++)
+		CHECK_EQ_INT(append(s, 6, 100 + i, i), 0);
+	/* Not written, not synced, yet readable (from the buffer). */
+	CHECK_EQ_INT(file_size(p), SPOOL_SEG_HDR_LEN);
+	spool_get_stats(s, &st);
+	CHECK_EQ_INT(st.writes, 0);
+	CHECK_EQ_INT(st.fsyncs, fs0);
+	CHECK_EQ_INT(spool_synced_seq(s), 0);
+	for (uint64_t i = 0; i < 10; i++) {
+		CHECK_EQ_INT(spool_read(s, i, &buf, &len, &seq), 0);
+		CHECK_EQ_INT(seq, i);
+		CHECK_EQ_INT(dec(buf, len, &r), 0);
+		CHECK_EQ_INT(r.kmsg_seq, 100 + i);
+	}
+	/* A flush writes them, in one write, without a sync. */
+	CHECK_EQ_INT(spool_flush(s), 0);
+	CHECK_EQ_INT(file_size(p), SPOOL_SEG_HDR_LEN + 10 * E);
+	spool_get_stats(s, &st);
+	CHECK_EQ_INT(st.writes, 1);
+	CHECK_EQ_INT(st.fsyncs, fs0);
+	CHECK_EQ_INT(spool_synced_seq(s), 0);
+	/* An err record: written and fdatasynced at once, with the info
+	 * records before it. */
+	for (unsigned i = 10; i < 15; i++)
+		CHECK_EQ_INT(append(s, 6, 100 + i, i), 0);
+	CHECK_EQ_INT(file_size(p), SPOOL_SEG_HDR_LEN + 10 * E);
+	CHECK_EQ_INT(append(s, 3, 115, 15), 0);
+	CHECK_EQ_INT(file_size(p), SPOOL_SEG_HDR_LEN + 16 * E);
+	CHECK_EQ_INT(spool_synced_seq(s), 16);
+	spool_get_stats(s, &st);
+	CHECK_EQ_INT(st.writes, 2);
+	CHECK_EQ_INT(st.fsyncs, fs0 + 1);
+	/* A sync writes and syncs what waits. */
+	CHECK_EQ_INT(append(s, 6, 116, 16), 0);
+	CHECK_EQ_INT(file_size(p), SPOOL_SEG_HDR_LEN + 16 * E);
+	CHECK_EQ_INT(spool_synced_seq(s), 16);
+	CHECK_EQ_INT(spool_sync(s), 0);
+	CHECK_EQ_INT(file_size(p), SPOOL_SEG_HDR_LEN + 17 * E);
+	CHECK_EQ_INT(spool_synced_seq(s), 17);
+	/* The buffer's bound: written once SPOOL_WBUF_BYTES wait. */
+	for (unsigned i = 0; i + 1 < wbuf_recs; i++)
+		CHECK_EQ_INT(append(s, 6, 117 + i, i), 0);
+	CHECK_EQ_INT(file_size(p), SPOOL_SEG_HDR_LEN + 17 * E);
+	CHECK_EQ_INT(append(s, 6, 117 + wbuf_recs - 1, 0), 0);
+	CHECK_EQ_INT(file_size(p), (off_t)(SPOOL_SEG_HDR_LEN + (17 + wbuf_recs) * E));
+	CHECK_EQ_INT(spool_synced_seq(s), 17);
+	CHECK_EQ_INT(spool_close(s), 0);
+	CHECK_EQ_INT(file_size(p), (off_t)(SPOOL_SEG_HDR_LEN + (17 + wbuf_recs) * E));
+	rm_rf(dir);
+
+	/* A crash (no close) with 3 records in the buffer: they are gone,
+	 * seqs and cursor come from what was written. */
+	fresh(dir, sizeof(dir), "buffered");
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		if (spool_open(&s, dir, &c, sid, boot) < 0)
+			_exit(2);
+		for (unsigned i = 0; i < 8; i++)
+			if (append(s, 6, 200 + i, i) != 0 || (i == 4 && spool_flush(s) != 0))
+				_exit(3);
+		_exit(0);
+	}
+	CHECK_EQ_INT(waitpid(pid, &status, 0), pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_EQ_INT(spool_open(&s, dir, &c, sid, boot), 0);
+	spool_recovery(s, &nl);
+	CHECK_EQ_INT(nl, 0);
+	CHECK_EQ_INT(spool_next_seq(s), 5);
+	CHECK_EQ_INT(spool_cursor(s, b, &kseq), 1);
+	CHECK_EQ_INT(kseq, 204);
+	CHECK_EQ_INT(read_all(s, seqs, 16, &gaps), 5);
+	CHECK_EQ_INT(gaps, 0);
+	CHECK_EQ_INT(spool_close(s), 0);
+	rm_rf(dir);
+}
+
+/* The index in chunks: many entries per segment, read in order, out of
+ * order and from any seq; an entry damaged in the middle of a chunk is
+ * skipped and reported, and an overflow rewrite keeps the index right. */
+static void test_index(void)
+{
+	char dir[128], p[256];
+	struct spool_conf c = small_conf(1 << 20);
+	struct spool *s;
+	struct spool_stats st;
+	uint64_t seq, seqs[600];
+	const uint8_t *buf = NULL;
+	size_t len = 0, gaps, n;
+	struct record r;
+
+	fresh(dir, sizeof(dir), "index");
+	CHECK_EQ_INT(spool_open(&s, dir, &c, sid, boot), 0);
+	/* Levels 6 and 7 alternate, every 10th is err. */
+	for (unsigned i = 0; i < 500; i++)
+		CHECK_EQ_INT(append(s, i % 10 == 9 ? 3 : 6 + (int)(i % 2), 1000 + i, i), 0);
+	CHECK_EQ_INT(spool_sync(s), 0);
+	CHECK_EQ_INT(read_all(s, seqs, 600, &gaps), 500);
+	for (uint64_t k = 0; k < 500; k++) {
+		uint64_t i = (k * 337) % 500; /* out of order */
+		CHECK_EQ_INT(spool_read(s, i, &buf, &len, &seq), 0);
+		CHECK_EQ_INT(seq, i);
+		CHECK_EQ_INT(dec(buf, len, &r), 0);
+		CHECK_EQ_INT(r.kmsg_seq, 1000 + i);
+		CHECK_EQ_INT(r.level, i % 10 == 9 ? 3 : 6 + i % 2);
+	}
+	CHECK_EQ_INT(spool_read(s, 500, &buf, &len, &seq), -ENOENT);
+	CHECK_EQ_INT(spool_close(s), 0);
+
+	/* Entry 200 (mid-chunk) damaged on disk while running: reopen, read
+	 * from a fresh spool whose cache does not hold it. */
+	CHECK_EQ_INT(spool_open(&s, dir, &c, sid, boot), 0);
+	seg_path(p, sizeof(p), dir, 0);
+	flip(p, (off_t)(SPOOL_SEG_HDR_LEN + 200 * E + 80));
+	n = read_all(s, seqs, 600, &gaps);
+	CHECK_EQ_INT(n, 499);
+	CHECK_EQ_INT(seqs[199], 199);
+	CHECK_EQ_INT(seqs[200], 201);
+	CHECK_EQ_INT(spool_read(s, 200, &buf, &len, &seq), 0);
+	CHECK_EQ_INT(seq, 201);
+	spool_get_stats(s, &st);
+	CHECK_EQ_INT(st.damaged, 1);
+	CHECK_EQ_INT(st.held[6] + st.held[7] + st.held[3], 499);
+	/* Its gap record, then the records after it. */
+	CHECK_EQ_INT(spool_sync(s), 0);
+	CHECK_EQ_INT(spool_read(s, 500, &buf, &len, &seq), 0);
+	CHECK_EQ_INT(dec(buf, len, &r), 0);
+	CHECK(field_is(&r, "GAP_CAUSE", "spool-damaged"));
+	CHECK_EQ_INT(field_u64(&r, "GAP_FIRST_STREAM_SEQ"), 200);
+	CHECK_EQ_INT(field_u64(&r, "SPOOL_OFFSET"), SPOOL_SEG_HDR_LEN + 200 * E);
+	CHECK_EQ_INT(spool_close(s), 0);
+	rm_rf(dir);
+
+	/* Overflow rewrites segments of many chunks without their debug
+	 * records: what is left reads back whole and in kernel order. */
+	fresh(dir, sizeof(dir), "index");
+	c.max_bytes = SPOOL_MIN_BYTES + (64 << 10);
+	c.segment_bytes = 64 << 10;
+	CHECK_EQ_INT(spool_open(&s, dir, &c, sid, boot), 0);
+	for (unsigned i = 0; i < 3000; i++)
+		CHECK_EQ_INT(append(s, i % 10 == 9 ? 3 : 6 + (int)(i % 2), 1000 + i, i), 0);
+	spool_get_stats(s, &st);
+	CHECK(st.rewrites > 0);
+	CHECK(st.dropped[7] > 0);
+	{
+		uint64_t from = 0, last_k = 0, held = 0, nread = 0;
+		for (int l = 0; l < 8; l++)
+			held += st.held[l];
+		while (spool_read(s, from, &buf, &len, &seq) == 0) {
+			CHECK(seq >= from);
+			CHECK_EQ_INT(dec(buf, len, &r), 0);
+			CHECK_EQ_INT(r.stream_seq, seq);
+			if (r.source == RECORD_SRC_KMSG) {
+				CHECK(r.kmsg_seq > last_k);
+				last_k = r.kmsg_seq;
+			}
+			nread++;
+			from = seq + 1;
+		}
+		CHECK_EQ_INT(nread, held);
+		CHECK_EQ_INT(last_k, 3999);
+	}
+	CHECK_EQ_INT(spool_close(s), 0);
+	rm_rf(dir);
+}
+
 /* Contents of every file in dir, concatenated with names, for comparison. */
 static size_t snapshot(const char *dir, uint8_t *out, size_t cap)
 {
@@ -1007,6 +1199,8 @@ int main(void)
 	test_foreign_and_tmp();
 	test_overflow();
 	test_sync_policy();
+	test_buffered();
+	test_index();
 	test_check();
 	test_disk_full();
 	CHECK_EQ_INT(rmdir(tmpdir), 0);

@@ -93,7 +93,16 @@ static void check_degraded(struct agent *a)
 	int d = spool_degraded(a->q);
 	if (d == a->degraded)
 		return;
-	if (d)
+	uint8_t boot[16];
+	uint64_t kseq;
+	/* Records accepted before are in the file or in the spool's write
+	 * buffer (written again from there); later ones join the memory
+	 * queue, whose bound drops the oldest of the least severe first. */
+	if (d && spool_cursor(a->q, boot, &kseq) == 1)
+		log_err("spool: cannot write (%s); keeping the kernel records after seq %llu in memory, "
+			"retrying every second",
+			strerror(-d), (unsigned long long)kseq);
+	else if (d)
 		log_err("spool: cannot write (%s); keeping the newest records in memory, retrying every "
 			"second",
 			strerror(-d));
@@ -168,6 +177,10 @@ static void agent_event(struct agent *a, uint16_t event, uint8_t level, const ch
 	};
 	memcpy(rec.boot_id, a->boot_id, 16);
 	(void)on_record(&rec, a);
+	/* No source can give it again: out of the write buffer at once, so
+	 * that only a power loss, not a crash, can take it. */
+	if (spool_flush(a->q) < 0)
+		check_degraded(a);
 }
 
 static void start_events(struct agent *a, bool new_boot)
@@ -253,7 +266,8 @@ static void sync_now(struct agent *a)
  * After a burst of records. While a collector is connected the burst is
  * synced at once, so that it can be sent: the sync is the price of the
  * latency, and under load bursts grow, so fsyncs stay few (group commit).
- * Otherwise the policy's timer decides.
+ * Otherwise the burst is written (one write for the burst: a crash then
+ * loses none of it) and the policy's timer decides when to fdatasync.
  */
 static void on_flush(void *data)
 {
@@ -262,6 +276,8 @@ static void on_flush(void *data)
 	uplink_get_stats(a->up, &us);
 	if (us.connected)
 		sync_now(a);
+	else if (spool_flush(a->q) < 0)
+		check_degraded(a);
 	schedule_sync(a);
 	uplink_pump(a->up);
 }

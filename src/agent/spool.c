@@ -6,12 +6,24 @@
  *
  * Data:
  * - segs[]: the segment files in seq order, each with an index of its
- *   entries (seq, offset, length, level, rank) built on open and kept up
- *   to date; records are read back from the file (pread) or, for the tail
- *   of the newest segment, from the cache.
+ *   entries built on open and kept up to date; records are read back from
+ *   the file (pread) or, for the tail of the newest segment, from the
+ *   cache. The index costs 4 bytes per entry (length, seq step, level, a
+ *   gap and a dead flag) plus 16 bytes per chunk of up to IDX_CHUNK
+ *   entries that lie back to back in the file, whose first seq and offset
+ *   it holds: an entry's seq and offset are summed up from its chunk's.
+ *   A chunk ends early where the file has bytes between two entries, or
+ *   where seqs step by more than 255. An entry found damaged after open
+ *   is marked dead, not removed, so that the offsets still add up.
  * - The cache mirrors the newest segment's bytes [cache.off, its end). It
  *   always covers everything not yet fdatasynced, so the bytes of a failed
  *   write or sync are still in memory and are written again on retry.
+ * - The cache is also the write buffer: appended entries reach the file
+ *   only from [written_len, end) in one write, at spool_flush (the
+ *   caller's end of a read burst), before any fdatasync, before a segment
+ *   header is written or a segment rewritten, or once SPOOL_WBUF_BYTES
+ *   wait. So synced_len <= written_len <= the newest segment's length,
+ *   and cache.off <= synced_len.
  * - The memory queue (degraded) is one FIFO per rank, so that dropping the
  *   oldest record of the least important rank is O(1); reading and writing
  *   out in seq order merge the nine heads.
@@ -99,7 +111,8 @@ struct cursor {
 	uint8_t boot_id[16];
 };
 
-struct ent {
+/* An entry as a scan finds it. */
+struct sent {
 	uint64_t seq;
 	uint32_t off;
 	uint16_t len; /* record length L, <= RECORD_MAX */
@@ -107,13 +120,43 @@ struct ent {
 	uint8_t rank;
 };
 
+/* Entries per chunk of the index, at most. */
+#define IDX_CHUNK 64
+#define E_LEVEL 7u
+#define E_GAP 8u   /* rank RANK_GAP */
+#define E_DEAD 16u /* found damaged after open: not held, skipped */
+
+/* An entry of the index: seq and offset follow from its chunk's. */
+struct ent {
+	uint16_t len; /* record length L, <= RECORD_MAX */
+	uint8_t dseq; /* seq minus the previous entry's; 0 for a chunk's first */
+	uint8_t flags;
+};
+
+/* Entries ents[first ..] up to the next chunk's first, back to back. */
+struct chunk {
+	uint64_t seq; /* of the first entry */
+	uint32_t off; /* of the first entry */
+	uint32_t first;
+};
+
 struct seg {
 	uint64_t first; /* name */
 	uint64_t bytes; /* file length */
 	struct ent *ents;
-	size_t n, cap;
-	uint32_t held[NRANK];
+	size_t n, cap; /* entries, dead ones included */
+	struct chunk *ch;
+	size_t nch, chcap;
+	uint64_t last_seq, ent_end; /* of the last entry: its seq, the offset after it */
+	uint32_t held[NRANK];	    /* live entries by rank ... */
+	uint32_t hlev[8];	    /* ... and by level */
 	uint8_t hdr[HDR];
+};
+
+/* A position in a segment's index: entry i of chunk c, its seq and offset. */
+struct it {
+	size_t i, c;
+	uint64_t seq, off;
 };
 
 struct ment {
@@ -150,7 +193,7 @@ struct segscan {
 	uint8_t stream_id[16];
 	uint64_t hdr_next;
 	struct cursor hcur, rcur;
-	struct ent *ents;
+	struct sent *ents;
 	size_t n, cap;
 	struct region *dmg;
 	size_t ndmg, dmgcap;
@@ -192,6 +235,7 @@ struct spool {
 	int fd;	    /* newest segment, -1 if none is open */
 	bool fd_rw; /* opened for writing */
 	uint64_t synced_len;
+	uint64_t written_len; /* bytes of the newest segment in the file; the rest only in the cache */
 	uint64_t first_unsynced_seq;
 	uint64_t unsynced_since; /* ms, CLOCK_MONOTONIC */
 	uint32_t unsynced;
@@ -204,6 +248,15 @@ struct spool {
 
 	int rfd; /* read fd of an older segment, -1 */
 	uint64_t rfd_first;
+
+	/* Where spool_read found its last record (segment named first), so
+	 * that reading on from there costs one step; dropped when that
+	 * segment's index changes. */
+	struct {
+		bool valid;
+		uint64_t first;
+		struct it at;
+	} hint;
 
 	uint8_t *ebuf; /* one entry being written */
 	uint8_t *rbuf; /* one entry read back */
@@ -458,12 +511,13 @@ static int scan_body(struct segscan *ss, const uint8_t *b, size_t n, const uint8
 			if (!salvage) {
 				if (grow((void **)&ss->ents, &ss->cap, ss->n + 1, sizeof(*ss->ents)) < 0)
 					return -ENOMEM;
-				ss->ents[ss->n++] = (struct ent){ .seq = rec.stream_seq,
-								  .off = (uint32_t)p,
-								  .len = (uint16_t)(k - OVH),
-								  .level = rec.level,
-								  .rank = (uint8_t)rank_of(
-									  rec.source, rec.event, rec.level) };
+				ss->ents[ss->n++] =
+					(struct sent){ .seq = rec.stream_seq,
+						       .off = (uint32_t)p,
+						       .len = (uint16_t)(k - OVH),
+						       .level = rec.level,
+						       .rank = (uint8_t)rank_of(rec.source, rec.event,
+										rec.level) };
 				if (rec.source == RECORD_SRC_KMSG)
 					cursor_set(&ss->rcur, &rec);
 			}
@@ -836,18 +890,121 @@ static void degrade(struct spool *s, int err)
 	s->retry_at = now_ms() + s->conf.retry_ms;
 }
 
-static void held_add(struct spool *s, struct seg *g, const struct ent *e)
+static int ent_level(const struct ent *e)
 {
-	g->held[e->rank]++;
-	s->held_rank[e->rank]++;
-	s->held_level[e->level]++;
+	return (int)(e->flags & E_LEVEL);
 }
 
-static void held_sub(struct spool *s, struct seg *g, const struct ent *e)
+static int ent_rank(const struct ent *e)
 {
-	g->held[e->rank]--;
-	s->held_rank[e->rank]--;
-	s->held_level[e->level]--;
+	return e->flags & E_GAP ? RANK_GAP : ent_level(e) + 1;
+}
+
+static void held_add(struct spool *s, struct seg *g, int rank, int level)
+{
+	g->held[rank]++;
+	g->hlev[level]++;
+	s->held_rank[rank]++;
+	s->held_level[level]++;
+}
+
+static void held_sub(struct spool *s, struct seg *g, int rank, int level)
+{
+	g->held[rank]--;
+	g->hlev[level]--;
+	s->held_rank[rank]--;
+	s->held_level[level]--;
+}
+
+/* ---- the index of a segment ---- */
+
+/* Add an entry after the last one (seq above it); a new chunk starts when
+ * the current one is full, the seq steps by more than 255, or the entry
+ * does not start where the last one ended. */
+static int idx_reserve(struct seg *g)
+{
+	if (grow((void **)&g->ents, &g->cap, g->n + 1, sizeof(*g->ents)) < 0 ||
+	    grow((void **)&g->ch, &g->chcap, g->nch + 1, sizeof(*g->ch)) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Fails only without room reserved (idx_reserve). */
+static int idx_push(struct seg *g, uint64_t seq, uint64_t off, size_t len, int level, int rank)
+{
+	bool fresh = g->nch == 0 || g->n - g->ch[g->nch - 1].first >= IDX_CHUNK || seq - g->last_seq > 255 ||
+		     off != g->ent_end;
+
+	if (idx_reserve(g) < 0)
+		return -ENOMEM;
+	if (fresh)
+		g->ch[g->nch++] = (struct chunk){ .seq = seq, .off = (uint32_t)off, .first = (uint32_t)g->n };
+	g->ents[g->n++] =
+		(struct ent){ .len = (uint16_t)len,
+			      .dseq = (uint8_t)(fresh ? 0 : seq - g->last_seq),
+			      .flags = (uint8_t)((unsigned)level | (rank == RANK_GAP ? E_GAP : 0)) };
+	g->last_seq = seq;
+	g->ent_end = off + len + OVH;
+	return 0;
+}
+
+static void idx_free(struct seg *g)
+{
+	free(g->ents);
+	free(g->ch);
+	g->ents = NULL;
+	g->ch = NULL;
+	g->n = g->cap = g->nch = g->chcap = 0;
+}
+
+/* t at the first entry of chunk c. */
+static void it_chunk(const struct seg *g, size_t c, struct it *t)
+{
+	t->c = c;
+	t->i = g->ch[c].first;
+	t->seq = g->ch[c].seq;
+	t->off = g->ch[c].off;
+}
+
+/* t to the next entry; false past the last. */
+static bool it_next(const struct seg *g, struct it *t)
+{
+	t->off += (uint64_t)g->ents[t->i].len + OVH;
+	if (++t->i >= g->n)
+		return false;
+	if (t->c + 1 < g->nch && g->ch[t->c + 1].first == t->i)
+		it_chunk(g, t->c + 1, t);
+	else
+		t->seq += g->ents[t->i].dseq;
+	return true;
+}
+
+/* t at the first live entry with seq >= from, starting the search at
+ * *start (an entry below from) or, if NULL, at the chunk from lies in.
+ * false if there is none. */
+static bool idx_find(const struct seg *g, uint64_t from, const struct it *start, struct it *t)
+{
+	if (g->n == 0)
+		return false;
+	if (start) {
+		*t = *start;
+	} else {
+		size_t lo = 0, hi = g->nch;
+		while (lo < hi) { /* the last chunk whose first seq is <= from */
+			size_t mid = lo + (hi - lo) / 2;
+			if (g->ch[mid].seq <= from)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		it_chunk(g, lo ? lo - 1 : 0, t);
+	}
+	for (;;) {
+		if (t->seq >= from && !(g->ents[t->i].flags & E_DEAD))
+			return true;
+		if (!it_next(g, t))
+			return false;
+	}
 }
 
 static void close_rfd(struct spool *s)
@@ -862,12 +1019,16 @@ static void seg_forget(struct spool *s, size_t si)
 {
 	struct seg *g = &s->segs[si];
 
-	for (size_t i = 0; i < g->n; i++)
-		held_sub(s, g, &g->ents[i]);
+	for (int r = 0; r < NRANK; r++)
+		s->held_rank[r] -= g->held[r];
+	for (int l = 0; l < 8; l++)
+		s->held_level[l] -= g->hlev[l];
 	if (s->rfd >= 0 && s->rfd_first == g->first)
 		close_rfd(s);
+	if (s->hint.first == g->first)
+		s->hint.valid = false;
 	s->bytes -= g->bytes;
-	free(g->ents);
+	idx_free(g);
 	memmove(g, g + 1, (s->nseg - si - 1) * sizeof(*g));
 	s->nseg--;
 }
@@ -915,6 +1076,31 @@ static void cache_load(struct spool *s, const uint8_t *b, size_t len)
 	s->cache.len = keep;
 }
 
+/* Write the buffered tail of the newest segment, [written_len, end), in
+ * one write. On failure the spool degrades; the bytes stay in the cache
+ * and disk_retry writes them again from synced_len. */
+static int flush_tail(struct spool *s)
+{
+	struct seg *n = newest(s);
+	int r;
+
+	if (!n || s->written_len >= n->bytes)
+		return 0;
+	if (s->fd < 0 || !s->fd_rw)
+		r = -EBADF;
+	else
+		r = pwrite_all(s->fd, s->cache.buf + (s->written_len - s->cache.off),
+			       (size_t)(n->bytes - s->written_len), s->written_len);
+	if (r < 0) {
+		s->st.write_errors++;
+		degrade(s, r);
+		return r;
+	}
+	s->st.writes++;
+	s->written_len = n->bytes;
+	return 0;
+}
+
 static int do_sync(struct spool *s)
 {
 	struct seg *n = newest(s);
@@ -922,6 +1108,8 @@ static int do_sync(struct spool *s)
 
 	if (!n || s->synced_len >= n->bytes)
 		return 0;
+	if ((r = flush_tail(s)) < 0)
+		return r;
 	if (s->fd < 0 || fdatasync(s->fd) < 0) {
 		r = s->fd < 0 ? -EBADF : -errno;
 		s->st.sync_errors++;
@@ -976,7 +1164,7 @@ static int create_segment(struct spool *s, uint64_t seq)
 	s->fd_rw = true;
 	s->nseg++;
 	s->bytes += HDR;
-	s->synced_len = HDR;
+	s->synced_len = s->written_len = HDR;
 	s->unsynced = 0;
 	cache_reset(s, HDR);
 	return 0;
@@ -1012,28 +1200,27 @@ static int pend_loss(struct spool *s, const char *cause, const char *seg, uint64
 }
 
 /* An entry found damaged after open: out of the index, into a gap record. */
-static void entry_damaged(struct spool *s, size_t si, size_t ei)
+static void entry_damaged(struct spool *s, size_t si, const struct it *t)
 {
 	struct seg *g = &s->segs[si];
-	struct ent e = g->ents[ei];
+	struct ent *e = &g->ents[t->i];
 	char name[NAME_LEN + 1];
 
 	seg_name(name, g->first);
-	(void)pend_loss(s, "spool-damaged", name, e.off, (uint64_t)e.len + OVH, e.seq, e.seq, 1);
+	(void)pend_loss(s, "spool-damaged", name, t->off, (uint64_t)e->len + OVH, t->seq, t->seq, 1);
 	s->st.damaged++;
-	held_sub(s, g, &e);
-	memmove(g->ents + ei, g->ents + ei + 1, (g->n - ei - 1) * sizeof(e));
-	g->n--;
+	held_sub(s, g, ent_rank(e), ent_level(e));
+	e->flags |= E_DEAD;
 }
 
-static bool entry_ok(const uint8_t *p, const struct ent *e, const uint8_t key[16])
+static bool entry_ok(const uint8_t *p, size_t len, uint64_t seq, const uint8_t key[16])
 {
 	uint8_t sum[SUM_LEN];
 
-	if (get_be32(p) != e->len || p[4] != RECORD_VERSION || get_be64(p + 4 + R_SEQ) != e->seq)
+	if (get_be32(p) != len || p[4] != RECORD_VERSION || get_be64(p + 4 + R_SEQ) != seq)
 		return false;
-	entry_sum(sum, p, 4 + (size_t)e->len, key);
-	return memcmp(sum, p + 4 + e->len, SUM_LEN) == 0;
+	entry_sum(sum, p, 4 + len, key);
+	return memcmp(sum, p + 4 + len, SUM_LEN) == 0;
 }
 
 static void drop_count(struct spool *s, struct episode *ep, uint64_t seq, int level)
@@ -1051,17 +1238,21 @@ static void drop_count(struct spool *s, struct episode *ep, uint64_t seq, int le
  */
 static int rewrite_seg(struct spool *s, size_t si, int drop_rank)
 {
-	struct seg *g = &s->segs[si];
+	struct seg *g = &s->segs[si], ng;
 	bool is_newest = si + 1 == s->nseg;
 	char name[NAME_LEN + 1], *path = NULL;
 	uint8_t *src = NULL, *dst = NULL, *fate = NULL;
-	struct ent *ne = NULL;
-	size_t kept = 0, len = HDR, j = 0;
+	size_t kept = 0, len = HDR;
+	struct it t;
 	int fd, r = 0;
 
+	memset(&ng, 0, sizeof(ng));
 	seg_name(name, g->first);
+	/* The file must hold every byte the index names. */
+	if (is_newest && (r = flush_tail(s)) < 0)
+		return r;
 	for (size_t i = 0; i < g->n; i++)
-		kept += g->ents[i].rank != drop_rank;
+		kept += !(g->ents[i].flags & E_DEAD) && ent_rank(&g->ents[i]) != drop_rank;
 	if (kept == 0 && !is_newest) {
 		if (unlinkat(s->dirfd, name, 0) < 0) {
 			r = -errno;
@@ -1073,8 +1264,9 @@ static int rewrite_seg(struct spool *s, size_t si, int drop_rank)
 			s->st.sync_errors++;
 		else
 			s->st.fsyncs++;
-		for (size_t i = 0; i < g->n; i++)
-			drop_count(s, &s->full_ep, g->ents[i].seq, g->ents[i].level);
+		for (bool more = g->n > 0 && (it_chunk(g, 0, &t), true); more; more = it_next(g, &t))
+			if (!(g->ents[t.i].flags & E_DEAD))
+				drop_count(s, &s->full_ep, t.seq, ent_level(&g->ents[t.i]));
 		s->st.rewrites++;
 		seg_forget(s, si);
 		return 0;
@@ -1083,9 +1275,8 @@ static int rewrite_seg(struct spool *s, size_t si, int drop_rank)
 	src = malloc(g->bytes);
 	dst = malloc(g->bytes);
 	fate = calloc(g->n ? g->n : 1, 1);
-	ne = malloc((kept ? kept : 1) * sizeof(*ne));
 	path = malloc(strlen(s->dir) + NAME_LEN + 2);
-	if (!src || !dst || !fate || !ne || !path) {
+	if (!src || !dst || !fate || !path) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -1100,20 +1291,28 @@ static int rewrite_seg(struct spool *s, size_t si, int drop_rank)
 		hdr_build(dst, s->stream_id, g->first, &s->disk_cursor, s->next_seq);
 	else
 		memcpy(dst, g->hdr, HDR);
-	for (size_t i = 0; i < g->n; i++) {
-		struct ent e = g->ents[i];
-		size_t elen = (size_t)e.len + OVH;
-		if (e.rank == drop_rank) {
-			fate[i] = 1;
+	/* fate: 0 kept, 1 dropped, 2 found damaged, 3 dead before (reported). */
+	ng.ent_end = HDR;
+	for (bool more = g->n > 0 && (it_chunk(g, 0, &t), true); more; more = it_next(g, &t)) {
+		const struct ent *e = &g->ents[t.i];
+		size_t elen = (size_t)e->len + OVH;
+		if (e->flags & E_DEAD) {
+			fate[t.i] = 3;
 			continue;
 		}
-		if (e.off + elen > g->bytes || !entry_ok(src + e.off, &e, s->stream_id)) {
-			fate[i] = 2;
+		if (ent_rank(e) == drop_rank) {
+			fate[t.i] = 1;
 			continue;
 		}
-		memcpy(dst + len, src + e.off, elen);
-		e.off = (uint32_t)len;
-		ne[j++] = e;
+		if (t.off + elen > g->bytes || !entry_ok(src + t.off, e->len, t.seq, s->stream_id)) {
+			fate[t.i] = 2;
+			continue;
+		}
+		if (idx_push(&ng, t.seq, len, e->len, ent_level(e), ent_rank(e)) < 0) {
+			r = -ENOMEM;
+			goto out;
+		}
+		memcpy(dst + len, src + t.off, elen);
 		len += elen;
 	}
 	r = durable_replace(path, dst, len, 0600);
@@ -1123,27 +1322,32 @@ static int rewrite_seg(struct spool *s, size_t si, int drop_rank)
 	s->st.rewrites++;
 
 	/* Committed: account for what left. */
-	for (size_t i = 0; i < g->n; i++) {
-		struct ent *e = &g->ents[i];
-		if (fate[i] == 0)
+	for (bool more = g->n > 0 && (it_chunk(g, 0, &t), true); more; more = it_next(g, &t)) {
+		const struct ent *e = &g->ents[t.i];
+		if (fate[t.i] == 0 || fate[t.i] == 3)
 			continue;
-		if (fate[i] == 1) {
-			drop_count(s, &s->full_ep, e->seq, e->level);
+		if (fate[t.i] == 1) {
+			drop_count(s, &s->full_ep, t.seq, ent_level(e));
 		} else {
-			(void)pend_loss(s, "spool-damaged", name, e->off, (uint64_t)e->len + OVH, e->seq,
-					e->seq, 1);
+			(void)pend_loss(s, "spool-damaged", name, t.off, (uint64_t)e->len + OVH, t.seq, t.seq,
+					1);
 			s->st.damaged++;
 		}
-		held_sub(s, g, e);
+		held_sub(s, g, ent_rank(e), ent_level(e));
 	}
-	free(g->ents);
-	g->ents = ne;
-	g->n = g->cap = j;
-	ne = NULL;
-	if (g->cap == 0) {
-		free(g->ents);
-		g->ents = NULL;
-	}
+	idx_free(g);
+	g->ents = ng.ents;
+	g->n = ng.n;
+	g->cap = ng.cap;
+	g->ch = ng.ch;
+	g->nch = ng.nch;
+	g->chcap = ng.chcap;
+	g->last_seq = ng.last_seq;
+	g->ent_end = ng.ent_end;
+	ng.ents = NULL;
+	ng.ch = NULL;
+	if (s->hint.first == g->first)
+		s->hint.valid = false;
 	s->bytes = s->bytes - g->bytes + len;
 	g->bytes = len;
 	memcpy(g->hdr, dst, HDR);
@@ -1154,7 +1358,7 @@ static int rewrite_seg(struct spool *s, size_t si, int drop_rank)
 			close(s->fd);
 		s->fd = openat(s->dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 		s->fd_rw = s->fd >= 0;
-		s->synced_len = len;
+		s->synced_len = s->written_len = len;
 		s->unsynced = 0;
 		cache_load(s, dst, len);
 		if (s->fd < 0) {
@@ -1167,10 +1371,10 @@ fail:
 	s->st.write_errors++;
 	degrade(s, r);
 out:
+	idx_free(&ng);
 	free(src);
 	free(dst);
 	free(fate);
-	free(ne);
 	free(path);
 	return r;
 }
@@ -1211,15 +1415,16 @@ static int room_for(struct spool *s, uint64_t need, int rank, bool may_drop)
 }
 
 /*
- * Write the entry e (elen bytes) of record rec to the newest segment,
- * starting a new one if it would pass segment_bytes, and apply the sync
- * policy. Returns 0, W_INDOUBT, W_NOTKEPT or -ENOMEM.
+ * Append the entry e (elen bytes) of record rec to the newest segment's
+ * write buffer (the cache), starting a new segment if it would pass
+ * segment_bytes, and apply the sync policy (which writes the buffer
+ * first) or write the buffer once it holds SPOOL_WBUF_BYTES. Returns 0,
+ * W_INDOUBT, W_NOTKEPT or -ENOMEM.
  */
 static int write_entry(struct spool *s, const struct record *rec, const uint8_t *e, size_t elen)
 {
 	struct seg *n = newest(s);
 	int rank = rank_of(rec->source, rec->event, rec->level);
-	struct ent ent;
 	int r;
 
 	if (!n || (n->n > 0 && n->bytes + elen > s->conf.segment_bytes)) {
@@ -1234,16 +1439,10 @@ static int write_entry(struct spool *s, const struct record *rec, const uint8_t 
 		degrade(s, -EBADF);
 		return W_NOTKEPT;
 	}
-	if (grow((void **)&n->ents, &n->cap, n->n + 1, sizeof(*n->ents)) < 0 || cache_append(s, e, elen) < 0)
+	if (idx_reserve(n) < 0 || cache_append(s, e, elen) < 0)
 		return -ENOMEM;
-	r = pwrite_all(s->fd, e, elen, n->bytes);
-	ent = (struct ent){ .seq = rec->stream_seq,
-			    .off = (uint32_t)n->bytes,
-			    .len = (uint16_t)(elen - OVH),
-			    .level = rec->level,
-			    .rank = (uint8_t)rank };
-	n->ents[n->n++] = ent;
-	held_add(s, n, &ent);
+	(void)idx_push(n, rec->stream_seq, n->bytes, elen - OVH, rec->level, rank);
+	held_add(s, n, rank, rec->level);
 	if (s->synced_len == n->bytes) {
 		s->first_unsynced_seq = rec->stream_seq;
 		s->unsynced_since = now_ms();
@@ -1252,15 +1451,13 @@ static int write_entry(struct spool *s, const struct record *rec, const uint8_t 
 	s->bytes += elen;
 	s->unsynced++;
 	cursor_set(&s->disk_cursor, rec);
-	if (r < 0) {
-		s->st.write_errors++;
-		degrade(s, r);
-		return W_INDOUBT;
-	}
 	if ((int)rec->level <= s->conf.sync_level || rank == RANK_GAP || s->unsynced >= s->conf.sync_records)
-		if (do_sync(s) < 0)
-			return W_INDOUBT;
-	return 0;
+		r = do_sync(s);
+	else if (n->bytes - s->written_len >= SPOOL_WBUF_BYTES)
+		r = flush_tail(s);
+	else
+		r = 0;
+	return r < 0 ? W_INDOUBT : 0;
 }
 
 /* ---- the memory queue ---- */
@@ -1495,6 +1692,7 @@ static int disk_retry(struct spool *s)
 			degrade(s, r);
 			return r;
 		}
+		s->written_len = s->synced_len;
 		if (s->synced_len < n->bytes) {
 			r = pwrite_all(s->fd, s->cache.buf + (s->synced_len - s->cache.off),
 				       (size_t)(n->bytes - s->synced_len), s->synced_len);
@@ -1503,6 +1701,8 @@ static int disk_retry(struct spool *s)
 				degrade(s, r);
 				return r;
 			}
+			s->st.writes++;
+			s->written_len = n->bytes;
 			if (fdatasync(s->fd) < 0) {
 				r = -errno;
 				s->st.sync_errors++;
@@ -1577,7 +1777,7 @@ static int conf_check(const struct spool_conf *c)
 static void spool_free(struct spool *s)
 {
 	for (size_t i = 0; i < s->nseg; i++)
-		free(s->segs[i].ents);
+		idx_free(&s->segs[i]);
 	free(s->segs);
 	for (int r = 0; r < NRANK; r++) {
 		for (size_t i = 0; i < s->mq[r].n; i++)
@@ -1693,15 +1893,15 @@ static int recover(struct spool *s, struct scan *sc)
 		memset(g, 0, sizeof(*g));
 		g->first = ss->seq;
 		g->bytes = ss->valid_end;
-		g->ents = ss->ents;
-		g->n = ss->n;
-		g->cap = ss->cap;
-		ss->ents = NULL;
 		memcpy(g->hdr, ss->hdr, HDR);
-		for (size_t j = 0; j < g->n; j++) {
-			held_add(s, g, &g->ents[j]);
-			urg_push(s, g->ents[j].seq, g->ents[j].level);
+		for (size_t j = 0; j < ss->n; j++) {
+			const struct sent *e = &ss->ents[j];
+			if (idx_push(g, e->seq, e->off, e->len, e->level, e->rank) < 0)
+				return -ENOMEM;
+			held_add(s, g, e->rank, e->level);
+			urg_push(s, e->seq, e->level);
 		}
+		segscan_free(ss);
 		s->bytes += g->bytes;
 	}
 	if (dirty) {
@@ -1729,7 +1929,7 @@ static int recover(struct spool *s, struct scan *sc)
 		} else {
 			s->st.fsyncs++;
 		}
-		s->synced_len = n->bytes;
+		s->synced_len = s->written_len = n->bytes;
 		cache_reset(s, n->bytes);
 	}
 	if (err)
@@ -1953,21 +2153,6 @@ int spool_append(struct spool *s, struct record *rec)
 	return 1;
 }
 
-/* Index of the first entry of g with seq >= from. */
-static size_t ent_lower(const struct seg *g, uint64_t from)
-{
-	size_t lo = 0, hi = g->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (g->ents[mid].seq < from)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 static int read_fd(struct spool *s, size_t si)
 {
 	char name[NAME_LEN + 1];
@@ -1989,8 +2174,9 @@ static int read_fd(struct spool *s, size_t si)
 int spool_read(struct spool *s, uint64_t from_seq, const uint8_t **buf, size_t *len, uint64_t *seq)
 {
 	for (;;) {
-		size_t lo = 0, hi = s->nseg, si, ei = 0;
+		size_t lo = 0, hi = s->nseg, si;
 		const struct ment *best = NULL;
+		struct it t;
 
 		/* The last segment whose first seq is <= from_seq. */
 		while (lo < hi) {
@@ -2001,34 +2187,38 @@ int spool_read(struct spool *s, uint64_t from_seq, const uint8_t **buf, size_t *
 				hi = mid;
 		}
 		for (si = lo ? lo - 1 : 0; si < s->nseg; si++) {
-			ei = ent_lower(&s->segs[si], from_seq);
-			if (ei < s->segs[si].n)
+			const struct seg *g = &s->segs[si];
+			bool on = s->hint.valid && s->hint.first == g->first && s->hint.at.seq < from_seq;
+			if (idx_find(g, from_seq, on ? &s->hint.at : NULL, &t))
 				break;
 		}
 		if (si < s->nseg) {
 			struct seg *g = &s->segs[si];
-			const struct ent *e = &g->ents[ei];
+			const struct ent *e = &g->ents[t.i];
 			size_t elen = (size_t)e->len + OVH;
 			const uint8_t *p;
 			int fd, r;
 
-			if (si + 1 == s->nseg && e->off >= s->cache.off &&
-			    e->off + elen <= s->cache.off + s->cache.len) {
-				p = s->cache.buf + (e->off - s->cache.off);
+			if (si + 1 == s->nseg && t.off >= s->cache.off &&
+			    t.off + elen <= s->cache.off + s->cache.len) {
+				p = s->cache.buf + (t.off - s->cache.off);
 			} else {
 				fd = read_fd(s, si);
 				if (fd < 0 && fd != -ENOENT)
 					return fd;
-				r = fd < 0 ? fd : pread_all(fd, s->rbuf, elen, e->off);
-				if (r < 0 || !entry_ok(s->rbuf, e, s->stream_id)) {
-					entry_damaged(s, si, ei);
+				r = fd < 0 ? fd : pread_all(fd, s->rbuf, elen, t.off);
+				if (r < 0 || !entry_ok(s->rbuf, e->len, t.seq, s->stream_id)) {
+					entry_damaged(s, si, &t);
 					continue;
 				}
 				p = s->rbuf;
 			}
+			s->hint.valid = true;
+			s->hint.first = g->first;
+			s->hint.at = t;
 			*buf = p + 4;
 			*len = e->len;
-			*seq = e->seq;
+			*seq = t.seq;
 			return 0;
 		}
 		for (int r = 0; r < NRANK; r++) {
@@ -2086,6 +2276,13 @@ int spool_ack(struct spool *s, uint64_t hwm)
 		s->urg.n--;
 	}
 	return r;
+}
+
+int spool_flush(struct spool *s)
+{
+	if (s->degraded)
+		return 0; /* the bytes wait in memory for disk_retry */
+	return flush_tail(s);
 }
 
 int spool_sync(struct spool *s)

@@ -77,6 +77,10 @@
 #define SPOOL_URGENT_LEVEL 3
 /* Urgent records the index holds at most (64 KiB of memory). */
 #define SPOOL_URGENT_MAX 8192
+/* Appended entries wait in memory (the write buffer) and reach the newest
+ * segment in one write: at spool_flush or spool_sync, before a
+ * fdatasync, or once this many bytes wait (docs/SPOOL.md, "Durability"). */
+#define SPOOL_WBUF_BYTES (64 * 1024)
 /* Room kept free for a gap record (an encoded gap entry is under 800 bytes). */
 #define SPOOL_GAP_RESERVE 1024
 /* Smallest max_bytes: two largest entries in their own segments, plus reserve. */
@@ -125,8 +129,10 @@ const uint8_t *spool_stream_id(const struct spool *s);
 
 /*
  * The kmsg cursor: boot id and kernel seq of the newest record with source
- * KMSG accepted by spool_append (on disk, in the memory queue, or dropped
- * at once by overflow), or, after a restart, recovered from the files.
+ * KMSG accepted by spool_append (on disk, in the write buffer, in the
+ * memory queue, or dropped at once by overflow), or, after a restart,
+ * recovered from the files: only what was written counts there, so the
+ * records a crash took from the buffer are read from the kernel again.
  * Returns 1 and fills both, or 0 if the spool has none (both untouched).
  */
 int spool_cursor(const struct spool *s, uint8_t boot_id[16], uint64_t *kmsg_seq);
@@ -138,8 +144,10 @@ uint64_t spool_next_seq(const struct spool *s);
 uint64_t spool_synced_seq(const struct spool *s);
 
 /*
- * Set rec->stream_seq to the next seq and keep the record. Returns 0 (written
- * to the spool), 1 (kept in memory: the spool is degraded), or -EMSGSIZE,
+ * Set rec->stream_seq to the next seq and keep the record. Returns 0 (in
+ * the spool: written to the newest segment, or in its write buffer until
+ * the next spool_flush, spool_sync or sync-policy fdatasync, or once
+ * SPOOL_WBUF_BYTES wait), 1 (kept in memory: the spool is degraded), or -EMSGSIZE,
  * -EINVAL (level > 7 or unknown source), -ENOMEM, -EOVERFLOW (seqs used up,
  * 2^62): not kept, no seq used.
  * Applies the sync policy. May first write gap records (which take seqs).
@@ -179,8 +187,19 @@ size_t spool_urgent(const struct spool *s, uint64_t from, uint64_t to, uint64_t 
 int spool_ack(struct spool *s, uint64_t hwm);
 
 /*
+ * Write what the write buffer holds to the newest segment in one write,
+ * without fdatasync: call it at the end of a read burst, and after a
+ * record that cannot be read again from its source. A kill -9 loses only
+ * what was never written. Returns 0 (also when degraded: the bytes wait
+ * in memory for the retry), or -errno: the write failed and the spool is
+ * now degraded.
+ */
+int spool_flush(struct spool *s);
+
+/*
  * For the caller's timer: write pending gap records, retry a degraded disk
- * when due, and fdatasync what is unsynced. Returns 0 or -errno.
+ * when due, write the buffer and fdatasync what is unsynced. Returns 0 or
+ * -errno.
  */
 int spool_sync(struct spool *s);
 
@@ -210,6 +229,7 @@ struct spool_stats {
 	uint64_t bytes;	      /* bytes of segment files */
 	uint64_t segments;
 	uint64_t held[8]; /* records on disk by level (acked ones included until deleted) */
+	uint64_t writes;  /* writes of buffered entries to segment files that succeeded */
 	uint64_t fsyncs;  /* fdatasync/fsync calls that succeeded */
 	uint64_t sync_errors;
 	uint64_t write_errors;

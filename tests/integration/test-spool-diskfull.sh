@@ -60,14 +60,17 @@ sleep 0.5
 grep 'No space left on device' "$T/shipper.log" | head -n 2
 df -k "$DISK" | tail -n 1
 spooled "$MARKER" && die "the newest record is on disk, yet the disk was full"
-# What reached the disk (read-only, while the agent runs). The record
-# whose write failed stays in the spool's cache, to be written again; the
-# records after it wait in the memory queue, where its bound drops the
-# oldest of the least severe level first.
+# What reached the disk (read-only, while the agent runs). The records
+# of the write that failed stay in the spool's write buffer, to be written
+# again; the records after them (the agent logs from which kernel seq on)
+# wait in the memory queue, where its bound drops the oldest of the least
+# severe level first.
 "$SHIPPER" -c "$T/shipper.conf" --spool-check >"$T/check.txt" 2>&1
 ondisk=$(sed -n 's/^cursor: .*kmsg seq \([0-9]*\) .*/\1/p' "$T/check.txt")
 [ -n "$ondisk" ] || { cat "$T/check.txt"; die "no cursor in the spool"; }
-echo "on disk: kernel records up to kmsg seq $ondisk; the next one in doubt; the rest in memory or dropped"
+inmem=$(sed -n 's/.*keeping the kernel records after seq \([0-9]*\) in memory.*/\1/p' "$T/shipper.log" | head -n 1)
+[ -n "$inmem" ] && [ "$inmem" -gt "$ondisk" ] || die "no kernel seq from which records wait in memory (on disk: $ondisk)"
+echo "on disk: kernel records up to kmsg seq $ondisk; up to $inmem in doubt; the rest in memory or dropped"
 kill -0 "$SHIPPER_PID" || die "agent exited"
 
 # Space is back: the memory queue goes to the spool (retried every second).
@@ -81,6 +84,6 @@ ls -l "$DISK/state/spool"
 start_collector
 wait_for 60 "the last record in the store" stored_last sdiskfull-host "$MARKER"
 account sdiskfull-host 60 --allow spool-unwritable --lossy --agent-events 2 --keep-levels 3 \
-	--newest-after $((ondisk + 1))
+	--newest-after "$inmem"
 grep -q 'lost 0 ' "$T/account.txt" && die "nothing was dropped: the memory bound was not reached"
 echo "PASS: a full disk: reading went on, the newest records waited in memory, the rest were counted by level"
