@@ -1078,7 +1078,9 @@ static void cache_load(struct spool *s, const uint8_t *b, size_t len)
 
 /* Write the buffered tail of the newest segment, [written_len, end), in
  * one write. On failure the spool degrades; the bytes stay in the cache
- * and disk_retry writes them again from synced_len. */
+ * and disk_retry writes them again from synced_len. What part of them a
+ * short write left in the file is cut at once (best effort): no record
+ * the spool holds only in memory is also in its file. */
 static int flush_tail(struct spool *s)
 {
 	struct seg *n = newest(s);
@@ -1093,6 +1095,8 @@ static int flush_tail(struct spool *s)
 			       (size_t)(n->bytes - s->written_len), s->written_len);
 	if (r < 0) {
 		s->st.write_errors++;
+		if (s->fd >= 0 && s->fd_rw && ftruncate(s->fd, (off_t)s->written_len) < 0)
+			s->st.write_errors++;
 		degrade(s, r);
 		return r;
 	}
