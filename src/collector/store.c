@@ -267,6 +267,17 @@ static void make_room(struct store *s)
 		close_lru(s, s->open_max - s->open_max / 8);
 }
 
+/* Segment base of h, opened for appending: the fd, or -errno. */
+static int open_segment(const struct store_host *h, uint64_t base)
+{
+	char path[PATH_MAX + 32];
+	int r = host_path(h, path, sizeof(path), base, SEGMENT_SUFFIX);
+	if (r < 0)
+		return r;
+	int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
 /* The journal files of h, open (reopened after make_room closed them). */
 static int host_files_open(struct store_host *h)
 {
@@ -277,12 +288,10 @@ static int host_files_open(struct store_host *h)
 	make_room(s);
 	const struct seg_meta *a = &h->segs[h->nsegs - 1];
 	char path[PATH_MAX + 32];
-	int r = host_path(h, path, sizeof(path), a->base, SEGMENT_SUFFIX);
-	if (r < 0)
-		return r;
-	int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+	int r;
+	int fd = open_segment(h, a->base);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	char cpath[PATH_MAX + 32];
 	if ((size_t)snprintf(cpath, sizeof(cpath), "%s/%s", h->dir, CHECKPOINT_FILE) >= sizeof(cpath)) {
 		close(fd);
@@ -734,12 +743,9 @@ static int rotate(struct store_host *h)
 	int r = create_segment(h, base, h->recno, h->chain, &len);
 	if (r < 0)
 		return r;
-	char path[PATH_MAX + 32];
-	if ((r = host_path(h, path, sizeof(path), base, SEGMENT_SUFFIX)) < 0)
-		return r;
-	int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+	int fd = open_segment(h, base);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	struct seg_meta m = { .base = base, .first_recno = h->recno, .size = len };
 	if ((r = add_meta(h, &m)) < 0) {
 		close(fd);
@@ -808,13 +814,10 @@ static int block_early(struct store_host *h, struct segment_reader *sr, uint64_t
 static int recover_active(struct store_host *h, uint64_t *ret_cut, uint64_t *ret_cut_at)
 {
 	struct seg_meta *a = &h->segs[h->nsegs - 1];
-	char path[PATH_MAX + 32];
-	int r = host_path(h, path, sizeof(path), a->base, SEGMENT_SUFFIX);
-	if (r < 0)
-		return r;
-	int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+	int r;
+	int fd = open_segment(h, a->base);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	struct segment_header hd;
 	if ((r = segment_header_read(fd, &hd)) < 0 || hd.base != a->base) {
 		if (r == 0)
