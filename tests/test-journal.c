@@ -24,6 +24,7 @@
 
 #include "check.h"
 #include "checkpoint.h"
+#include "crc32c.h"
 #include "durable.h"
 #include "journal.h"
 #include "record.h"
@@ -60,7 +61,7 @@ static void test_header(void)
 	uint8_t buf[SEGMENT_HDR_MIN + 2 * SEGMENT_STREAM_LEN];
 	CHECK_EQ_INT(segment_header_size(2), sizeof(buf));
 	segment_header_encode(buf, &h);
-	CHECK(memcmp(buf, "KSSEG002", 8) == 0);
+	CHECK(memcmp(buf, "KSSEG003", 8) == 0);
 	char p[128];
 	snprintf(p, sizeof(p), "%s/hdr", tmpdir);
 	CHECK_EQ_INT(durable_replace(p, buf, sizeof(buf), 0600), 0);
@@ -97,7 +98,9 @@ static void test_header(void)
 	close(fd);
 }
 
-static void test_entry(void)
+/* An entry of each format the writer can append: sizes, fields, the
+ * checksum catching every flipped bit of length and body, the chain. */
+static void test_entry_version(unsigned version)
 {
 	uint8_t rec[RECORD_HDR_LEN + 5], out[SEGMENT_ENTRY_OVERHEAD + sizeof(rec)];
 	struct record r = {
@@ -107,31 +110,57 @@ static void test_entry(void)
 	uint8_t chain[32], prev[32];
 	memset(chain, 9, sizeof(chain));
 	memcpy(prev, chain, sizeof(prev));
-	size_t n = segment_entry_encode(out, 42, 1000, sid, rec, sizeof(rec), chain);
-	CHECK_EQ_INT(n, sizeof(out));
-	CHECK_EQ_INT(segment_entry_size(out), n);
+	size_t n = segment_entry_encode(out, version, 42, 1000, sid, rec, sizeof(rec), SEGMENT_ENTRY_EARLY,
+					chain);
+	size_t trailer = version >= 3 ? 4 + 32 : 64;
+	CHECK_EQ_INT(n, 4 + SEGMENT_BODY_FIXED + sizeof(rec) + trailer);
+	CHECK_EQ_INT(segment_entry_size(out, version), n);
+	/* Format 1 has no flags. */
+	CHECK_EQ_INT(segment_entry_flags(out), version >= 2 ? SEGMENT_ENTRY_EARLY : 0);
 	CHECK_EQ_INT(segment_entry_recno(out), 42);
 	CHECK_EQ_INT(segment_entry_recv(out), 1000);
 	CHECK_EQ_MEM(segment_entry_sid(out), sid, 16);
 	size_t len;
-	CHECK_EQ_MEM(segment_entry_record(out, n, &len), rec, sizeof(rec));
+	CHECK_EQ_MEM(segment_entry_record(out, &len), rec, sizeof(rec));
 	CHECK_EQ_INT(len, sizeof(rec));
-	CHECK(segment_entry_sum_ok(out, n));
-	/* The chain value is H(previous || checksum), and it is what came back. */
-	uint8_t want[32];
-	segment_chain_next(want, prev, segment_entry_sum(out, n));
+	CHECK(segment_entry_sum_ok(out, n, version));
+	/* The checksum: CRC-32C (format 3) or BLAKE2b-256 (1, 2) of length and body. */
+	uint8_t digest[32], want[32];
+	crypto_generichash(digest, sizeof(digest), out, n - trailer, NULL, 0);
+	if (version >= 3)
+		CHECK_EQ_INT(get_be32(out + n - trailer), crc32c(out, n - trailer));
+	else
+		CHECK_EQ_MEM(out + n - trailer, digest, 32);
+	uint8_t got[32];
+	segment_entry_digest(got, out, n, version);
+	CHECK_EQ_MEM(got, digest, 32);
+	/* The chain value is H(previous || digest), and it is what came back. */
+	segment_chain_next(want, prev, digest);
 	CHECK_EQ_MEM(segment_entry_chain(out, n), want, 32);
 	CHECK_EQ_MEM(chain, want, 32);
-	for (size_t i = 4; i < n - 2 * SEGMENT_HASH_LEN; i++) {
-		out[i] ^= 1;
-		CHECK(!segment_entry_sum_ok(out, n));
-		out[i] ^= 1;
+	for (size_t i = 4; i < n - trailer; i++) {
+		for (int b = 0; b < 8; b++) {
+			out[i] ^= (uint8_t)(1u << b);
+			CHECK(!segment_entry_sum_ok(out, n, version));
+			out[i] ^= (uint8_t)(1u << b);
+		}
 	}
+	/* The checksum itself damaged. */
+	out[n - trailer] ^= 0x80;
+	CHECK(!segment_entry_sum_ok(out, n, version));
+	out[n - trailer] ^= 0x80;
+	CHECK(segment_entry_sum_ok(out, n, version));
 	/* Lengths out of range. */
 	uint8_t small[4] = { 0, 0, 0, SEGMENT_BODY_FIXED + RECORD_HDR_LEN - 1 };
-	CHECK_EQ_INT(segment_entry_size(small), 0);
+	CHECK_EQ_INT(segment_entry_size(small, version), 0);
 	uint8_t big[4] = { 0, 0, 0xff, 0xff };
-	CHECK_EQ_INT(segment_entry_size(big), 0);
+	CHECK_EQ_INT(segment_entry_size(big, version), 0);
+}
+
+static void test_entry(void)
+{
+	for (unsigned v = 1; v <= SEGMENT_VERSION; v++)
+		test_entry_version(v);
 }
 
 static void test_index(void)
@@ -357,7 +386,8 @@ static void test_reader(void)
 		int fd = open(p, O_RDWR | O_APPEND);
 		CHECK(fd >= 0 && fstat(fd, &st) == 0);
 		CHECK_EQ_INT(pread_all(fd, chain, 32, st.st_size - 32), 0);
-		size_t len = segment_entry_encode(ent, 6000, 1, sid, rec, sizeof(rec), chain);
+		size_t len =
+			segment_entry_encode(ent, SEGMENT_VERSION, 6000, 1, sid, rec, sizeof(rec), 0, chain);
 		CHECK_EQ_INT(write_all(fd, ent, 10), 0);
 		CHECK_EQ_INT(journal_reader_next(jr, &e), 0);
 		CHECK_EQ_INT(write_all(fd, ent + 10, len - 10), 0);

@@ -419,7 +419,9 @@ static size_t count_segments(const char *host)
 /* Segments, rotation, the index used and rebuilt, checkpoints. */
 static void test_rotation(void)
 {
-	struct store_limits lim = { .segment_size = 64 << 10 };
+	/* Not a multiple of a 100-record commit's bytes: the active segment
+	 * holds entries at the end (an index to lose below). */
+	struct store_limits lim = { .segment_size = 60 << 10 };
 	struct store_host *h;
 	struct store *s;
 	long long cut;
@@ -437,7 +439,7 @@ static void test_rotation(void)
 	}
 	CHECK_EQ_INT(store_stream_hwm(h, sid1), 3000);
 	store_free(s);
-	/* About 150 bytes an entry: 7 segments of 64 KiB or so. */
+	/* About 157 bytes an entry: 8 segments of 60 KiB or so. */
 	CHECK(count_segments("rot") >= 5);
 	CHECK_EQ_INT(read_all("rot", 0), 3000);
 	check_verify_ok("rot");

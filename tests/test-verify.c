@@ -24,6 +24,7 @@
 
 #include "check.h"
 #include "checkpoint.h"
+#include "crc32c.h"
 #include "durable.h"
 #include "record.h"
 #include "segment.h"
@@ -160,14 +161,15 @@ static void test_every_byte(void)
 /* Rewrite entry k with a changed message byte and a right checksum; with chain also its chain value. */
 static void forge(uint8_t *b, size_t k, bool chain)
 {
-	size_t size = off[k + 1] - off[k];
+	size_t size = off[k + 1] - off[k], n = size - segment_entry_trailer(SEGMENT_VERSION);
 	uint8_t *p = b + off[k];
-	p[size - 2 * SEGMENT_HASH_LEN - 1] ^= 0x20; /* the last message byte */
-	crypto_generichash(p + size - 2 * SEGMENT_HASH_LEN, SEGMENT_HASH_LEN, p, size - 2 * SEGMENT_HASH_LEN,
-			   NULL, 0);
+	p[n - 1] ^= 0x20; /* the last message byte */
+	put_be32(p + n, crc32c(p, n));
 	if (chain) {
 		const uint8_t *prev = b + off[k] - SEGMENT_HASH_LEN; /* k > 0: the previous entry's */
-		segment_chain_next(p + size - SEGMENT_HASH_LEN, prev, p + size - 2 * SEGMENT_HASH_LEN);
+		uint8_t digest[SEGMENT_HASH_LEN];
+		crypto_generichash(digest, sizeof(digest), p, n, NULL, 0);
+		segment_chain_next(p + size - SEGMENT_HASH_LEN, prev, digest);
 	}
 }
 
@@ -334,7 +336,7 @@ int main(void)
 		for (int k = 0; k <= NREC; k++) {
 			off[k] = o;
 			if (k < NREC && o + 4 <= seg_len)
-				o += segment_entry_size(orig_seg + o);
+				o += segment_entry_size(orig_seg + o, SEGMENT_VERSION);
 		}
 		CHECK_EQ_INT(off[NREC], seg_len);
 		test_pristine();

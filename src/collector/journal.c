@@ -19,6 +19,7 @@ struct jseg {
 	int fd; /* -1 until first used */
 	uint64_t data_off;
 	uint64_t first_recno;
+	unsigned version; /* of the segment's format */
 	struct segindex_block *blocks;
 	size_t nblocks;
 	bool idx_loaded;
@@ -144,6 +145,7 @@ static int seg_open(struct journal_reader *r, size_t i)
 	}
 	s->data_off = h.len;
 	s->first_recno = h.first_recno;
+	s->version = h.version;
 	segment_header_free(&h);
 	s->fd = fd;
 	return 0;
@@ -180,12 +182,12 @@ static int enter(struct journal_reader *r, size_t i, uint64_t off)
 	if (off < s->data_off)
 		off = s->data_off;
 	if (!r->sr) {
-		if ((e = segment_reader_new(&r->sr, s->fd, (off_t)off)) < 0)
+		if ((e = segment_reader_new(&r->sr, s->fd, s->version, (off_t)off)) < 0)
 			return e;
 	} else {
 		segment_reader_free(r->sr);
 		r->sr = NULL;
-		if ((e = segment_reader_new(&r->sr, s->fd, (off_t)off)) < 0)
+		if ((e = segment_reader_new(&r->sr, s->fd, s->version, (off_t)off)) < 0)
 			return e;
 	}
 	r->cur = i;
@@ -297,14 +299,14 @@ int journal_reader_next(struct journal_reader *r, struct journal_entry *e)
 		if (ret < 0)
 			return ret;
 		size_t len;
-		const uint8_t *rec = segment_entry_record(p, size, &len);
+		const uint8_t *rec = segment_entry_record(p, &len);
 		if (record_decode(rec, len, &e->rec) < 0) {
 			segment_reader_seek(r->sr, off);
 			return -EBADMSG;
 		}
 		if (r->has_sel && !record_may_match(&r->sel, &e->rec))
 			continue;
-		if (!segment_entry_sum_ok(p, size)) {
+		if (!segment_entry_sum_ok(p, size, s->version)) {
 			segment_reader_seek(r->sr, off);
 			return -EBADMSG;
 		}
@@ -378,15 +380,15 @@ int journal_reader_read_at(struct journal_reader *r, off_t pos, struct journal_e
 	off_t off = (off_t)((uint64_t)pos - s->base);
 	if ((e = pread_all(s->fd, r->abuf, 4, off)) < 0)
 		return e == -ENODATA ? -ESTALE : e;
-	size_t size = segment_entry_size(r->abuf);
+	size_t size = segment_entry_size(r->abuf, s->version);
 	if (size == 0)
 		return -EBADMSG;
 	if ((e = pread_all(s->fd, r->abuf, size, off)) < 0)
 		return e == -ENODATA ? -EBADMSG : e;
 	size_t len;
-	const uint8_t *rec = segment_entry_record(r->abuf, size, &len);
+	const uint8_t *rec = segment_entry_record(r->abuf, &len);
 	struct journal_entry x;
-	if (!segment_entry_sum_ok(r->abuf, size) || record_decode(rec, len, &x.rec) < 0)
+	if (!segment_entry_sum_ok(r->abuf, size, s->version) || record_decode(rec, len, &x.rec) < 0)
 		return -EBADMSG;
 	x.recno = segment_entry_recno(r->abuf);
 	x.recv_usec = segment_entry_recv(r->abuf);
@@ -439,14 +441,14 @@ int journal_reader_boots(struct journal_reader *r, uint8_t (**ret)[16], size_t *
 			off = s->blocks[k].offset + s->blocks[k].bytes;
 		}
 		struct segment_reader *sr;
-		if (e < 0 || (e = segment_reader_new(&sr, s->fd, (off_t)off)) < 0)
+		if (e < 0 || (e = segment_reader_new(&sr, s->fd, s->version, (off_t)off)) < 0)
 			break;
 		const uint8_t *p;
 		size_t size;
 		while (e == 0 && (e = segment_reader_next(sr, true, &p, &size)) == 1) {
 			struct record rec;
 			size_t len;
-			const uint8_t *enc = segment_entry_record(p, size, &len);
+			const uint8_t *enc = segment_entry_record(p, &len);
 			e = record_decode(enc, len, &rec) < 0 ? -EBADMSG
 							      : add_boot(&b, &n, &cap, rec.boot_id);
 		}
@@ -576,7 +578,7 @@ static int early_scan(struct early_list *l, struct segment_reader *sr, const str
 		if (e <= 0)
 			return e;
 		struct record rec;
-		const uint8_t *enc = segment_entry_record(p, size, &len);
+		const uint8_t *enc = segment_entry_record(p, &len);
 		if (record_decode(enc, len, &rec) < 0)
 			return -EBADMSG;
 		if (segment_entry_flags(p) & SEGMENT_ENTRY_EARLY)
@@ -617,7 +619,7 @@ int journal_reader_early(struct journal_reader *r, off_t pos, struct journal_ear
 	uint64_t rel = (uint64_t)pos - s->base, off = s->data_off;
 	struct segment_reader *sr = NULL;
 	if (e == 0)
-		e = segment_reader_new(&sr, s->fd, (off_t)off);
+		e = segment_reader_new(&sr, s->fd, s->version, (off_t)off);
 	/* Whole index blocks before pos: the in-order mark from the index,
 	 * the early entries from the flagged blocks; then the entries. */
 	for (size_t k = 0; e == 0 && k < s->nblocks && s->blocks[k].offset + s->blocks[k].bytes <= rel; k++) {

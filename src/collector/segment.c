@@ -7,6 +7,7 @@
 
 #include <sodium.h>
 
+#include "crc32c.h"
 #include "durable.h"
 #include "segment.h"
 
@@ -15,7 +16,11 @@
 
 void segment_header_encode(uint8_t *out, const struct segment_header *h)
 {
-	memcpy(out, SEGMENT_MAGIC, 8);
+	memcpy(out,
+	       h->version == 1	 ? SEGMENT_MAGIC_V1
+	       : h->version == 2 ? SEGMENT_MAGIC_V2
+				 : SEGMENT_MAGIC,
+	       8);
 	put_be64(out + 8, h->base);
 	put_be64(out + 16, h->first_recno);
 	put_be64(out + 24, h->created_usec);
@@ -41,7 +46,8 @@ int segment_header_read(int fd, struct segment_header *ret)
 	int r = pread_all(fd, fixed, sizeof(fixed), 0);
 	if (r < 0)
 		return r;
-	unsigned version = memcmp(fixed, SEGMENT_MAGIC, 8) == 0	     ? 2
+	unsigned version = memcmp(fixed, SEGMENT_MAGIC, 8) == 0	     ? SEGMENT_VERSION
+			   : memcmp(fixed, SEGMENT_MAGIC_V2, 8) == 0 ? 2
 			   : memcmp(fixed, SEGMENT_MAGIC_V1, 8) == 0 ? 1
 								     : 0;
 	uint32_t n = get_be32(fixed + 64), m = get_be32(fixed + 68);
@@ -132,53 +138,69 @@ int segment_name_parse(const char *name, const char *suffix, uint64_t *ret)
 	return 0;
 }
 
-size_t segment_entry_encode_flags(uint8_t *out, uint64_t recno, uint64_t recv_usec, const uint8_t sid[16],
-				  const uint8_t *rec, size_t len, unsigned flags,
-				  uint8_t chain[SEGMENT_HASH_LEN])
+size_t segment_entry_encode(uint8_t *out, unsigned version, uint64_t recno, uint64_t recv_usec,
+			    const uint8_t sid[16], const uint8_t *rec, size_t len, unsigned flags,
+			    uint8_t chain[SEGMENT_HASH_LEN])
 {
 	size_t body = SEGMENT_BODY_FIXED + len;
+	if (version < 2)
+		flags = 0;
 	put_be32(out, (uint32_t)body | (uint32_t)(flags & SEGMENT_ENTRY_FLAGS_KNOWN) << 24);
 	put_be64(out + 4, recno);
 	put_be64(out + 12, recv_usec);
 	memcpy(out + 20, sid, 16);
 	memcpy(out + 4 + SEGMENT_BODY_FIXED, rec, len);
-	uint8_t *sum = out + 4 + body;
-	crypto_generichash(sum, SEGMENT_HASH_LEN, out, 4 + body, NULL, 0);
-	segment_chain_next(chain, chain, sum);
-	memcpy(sum + SEGMENT_HASH_LEN, chain, SEGMENT_HASH_LEN);
-	return 4 + body + 2 * SEGMENT_HASH_LEN;
+	uint8_t *t = out + 4 + body, digest[SEGMENT_HASH_LEN];
+	crypto_generichash(digest, sizeof(digest), out, 4 + body, NULL, 0);
+	segment_chain_next(chain, chain, digest);
+	if (version >= 3) {
+		put_be32(t, crc32c(out, 4 + body));
+		t += SEGMENT_CRC_LEN;
+	} else {
+		memcpy(t, digest, SEGMENT_HASH_LEN);
+		t += SEGMENT_HASH_LEN;
+	}
+	memcpy(t, chain, SEGMENT_HASH_LEN);
+	return (size_t)(t + SEGMENT_HASH_LEN - out);
 }
 
-size_t segment_entry_encode(uint8_t *out, uint64_t recno, uint64_t recv_usec, const uint8_t sid[16],
-			    const uint8_t *rec, size_t len, uint8_t chain[SEGMENT_HASH_LEN])
+bool segment_entry_sum_ok(const uint8_t *p, size_t size, unsigned version)
 {
-	return segment_entry_encode_flags(out, recno, recv_usec, sid, rec, len, 0, chain);
-}
-
-bool segment_entry_sum_ok(const uint8_t *p, size_t size)
-{
+	size_t n = size - segment_entry_trailer(version);
+	if (version >= 3)
+		return crc32c(p, n) == get_be32(p + n);
 	uint8_t sum[SEGMENT_HASH_LEN];
-	crypto_generichash(sum, sizeof(sum), p, size - 2 * SEGMENT_HASH_LEN, NULL, 0);
-	return sodium_memcmp(sum, segment_entry_sum(p, size), SEGMENT_HASH_LEN) == 0;
+	crypto_generichash(sum, sizeof(sum), p, n, NULL, 0);
+	return sodium_memcmp(sum, p + n, SEGMENT_HASH_LEN) == 0;
+}
+
+void segment_entry_digest(uint8_t out[SEGMENT_HASH_LEN], const uint8_t *p, size_t size, unsigned version)
+{
+	size_t n = size - segment_entry_trailer(version);
+	if (version >= 3)
+		crypto_generichash(out, SEGMENT_HASH_LEN, p, n, NULL, 0);
+	else
+		memcpy(out, p + n, SEGMENT_HASH_LEN);
 }
 
 void segment_chain_next(uint8_t next[SEGMENT_HASH_LEN], const uint8_t prev[SEGMENT_HASH_LEN],
-			const uint8_t sum[SEGMENT_HASH_LEN])
+			const uint8_t digest[SEGMENT_HASH_LEN])
 {
 	uint8_t in[2 * SEGMENT_HASH_LEN];
 	memcpy(in, prev, SEGMENT_HASH_LEN);
-	memcpy(in + SEGMENT_HASH_LEN, sum, SEGMENT_HASH_LEN);
+	memcpy(in + SEGMENT_HASH_LEN, digest, SEGMENT_HASH_LEN);
 	crypto_generichash(next, SEGMENT_HASH_LEN, in, sizeof(in), NULL, 0);
 }
 
 struct segment_reader {
 	int fd;
+	unsigned version;
 	uint8_t *buf;
 	size_t cap, start, end;
 	off_t buf_off; /* file offset of buf[0] */
 };
 
-int segment_reader_new(struct segment_reader **ret, int fd, off_t from)
+int segment_reader_new(struct segment_reader **ret, int fd, unsigned version, off_t from)
 {
 	struct segment_reader *r = calloc(1, sizeof(*r));
 	if (!r)
@@ -190,6 +212,7 @@ int segment_reader_new(struct segment_reader **ret, int fd, off_t from)
 		return -ENOMEM;
 	}
 	r->fd = fd;
+	r->version = version;
 	r->buf_off = from;
 	*ret = r;
 	return 0;
@@ -253,14 +276,14 @@ int segment_reader_next(struct segment_reader *r, bool check_sum, const uint8_t 
 	int w = want_bytes(r, 4);
 	if (w <= 0)
 		return w;
-	size_t total = segment_entry_size(r->buf + r->start);
+	size_t total = segment_entry_size(r->buf + r->start, r->version);
 	if (total == 0)
 		return -EBADMSG;
 	w = want_bytes(r, total);
 	if (w <= 0)
 		return w;
 	const uint8_t *q = r->buf + r->start;
-	if (check_sum && !segment_entry_sum_ok(q, total))
+	if (check_sum && !segment_entry_sum_ok(q, total, r->version))
 		return -EBADMSG;
 	r->start += total;
 	*p = q;

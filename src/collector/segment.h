@@ -2,10 +2,11 @@
 #pragma once
 
 /*
- * One segment file of a host's journal (docs/STORE.md, format 2; format 1
- * files are still read). All integers big-endian.
+ * One segment file of a host's journal (docs/STORE.md, format 3; formats
+ * 1 and 2 are still read, and appended to until the next rotation). All
+ * integers big-endian.
  *
- *   header: magic "KSSEG002", u64 base (logical position of byte 0),
+ *   header: magic "KSSEG003", u64 base (logical position of byte 0),
  *           u64 first record number, u64 created (usec, collector clock),
  *           32 chain in (chain value of the record before the first),
  *           u32 n, u32 m, n x (16 stream id, u64 hwm),
@@ -19,12 +20,17 @@
  *              (SEGMENT_ENTRY_EARLY; the others 0)
  *       body: u64 record number, u64 receive time, 16 stream id,
  *             L-32 record encoding (record.h)
- *       32 checksum: BLAKE2b-256 of the length and the body
- *       32 chain: BLAKE2b-256(previous chain || checksum)
+ *       format 3: u32 checksum: CRC-32C of the length and the body
+ *                 32 chain: BLAKE2b-256(previous chain || digest), the
+ *                    digest being BLAKE2b-256 of the length and the body
+ *       formats 1, 2: 32 checksum: BLAKE2b-256 of the length and the body
+ *                     (it is the digest), 32 chain as above
  *
- * A record's logical position is base + its offset in the file; the next
- * segment's base is this one's base + this file's size, so positions
- * grow across segments and name a record for good (cursors).
+ * Readers check the cheap checksum of every entry they return; only the
+ * verifier and recovery compute the chain. A record's logical position is
+ * base + its offset in the file; the next segment's base is this one's
+ * base + this file's size, so positions grow across segments and name a
+ * record for good (cursors).
  */
 
 #include <stdbool.h>
@@ -35,8 +41,10 @@
 #include "bytes.h"
 #include "record.h"
 
-#define SEGMENT_MAGIC "KSSEG002"
+#define SEGMENT_MAGIC "KSSEG003"
+#define SEGMENT_MAGIC_V2 "KSSEG002"
 #define SEGMENT_MAGIC_V1 "KSSEG001"
+#define SEGMENT_VERSION 3
 #define SEGMENT_HDR_FIXED 72
 #define SEGMENT_HDR_SUM 16
 #define SEGMENT_STREAM_LEN 24
@@ -52,9 +60,15 @@
 	(SEGMENT_HDR_MIN + SEGMENT_STREAMS_MAX * SEGMENT_STREAM_LEN + SEGMENT_EARLY_MAX * SEGMENT_EARLY_LEN)
 
 #define SEGMENT_HASH_LEN 32
+#define SEGMENT_CRC_LEN 4
 #define SEGMENT_BODY_FIXED (8 + 8 + 16)
+/* Bytes after the body: checksum and chain value. */
+static inline size_t segment_entry_trailer(unsigned version)
+{
+	return (version >= 3 ? SEGMENT_CRC_LEN : SEGMENT_HASH_LEN) + SEGMENT_HASH_LEN;
+}
+/* An entry's bytes besides its record: the most of any format (2). */
 #define SEGMENT_ENTRY_OVERHEAD (4 + SEGMENT_BODY_FIXED + 2 * SEGMENT_HASH_LEN)
-#define SEGMENT_ENTRY_MIN (SEGMENT_ENTRY_OVERHEAD + RECORD_HDR_LEN)
 #define SEGMENT_ENTRY_MAX (SEGMENT_ENTRY_OVERHEAD + RECORD_MAX)
 /* Entry flags (the top byte of the length word). EARLY: the collector
  * stored this agent record ahead of its place in the stream (an URGENT
@@ -82,7 +96,7 @@ struct segment_early {
 };
 
 struct segment_header {
-	unsigned version; /* decode: 1 or 2; encode always writes 2 */
+	unsigned version; /* 1, 2 or 3 (encode: 0 is the current one) */
 	uint64_t base;
 	uint64_t first_recno;
 	uint64_t created_usec;
@@ -105,10 +119,10 @@ static inline size_t segment_header_len(const struct segment_header *h)
 	return segment_header_size(h->nstreams) + h->nearly * SEGMENT_EARLY_LEN;
 }
 
-/* out has segment_header_len(h) bytes. */
+/* out has segment_header_len(h) bytes; format 1 lists no early entry. */
 void segment_header_encode(uint8_t *out, const struct segment_header *h);
 /*
- * Read and check the header of the segment file fd (format 1 or 2).
+ * Read and check the header of the segment file fd (format 1, 2 or 3).
  * -EBADMSG (bad magic, count or checksum), -ENODATA (file shorter than
  * its header), -errno.
  */
@@ -122,27 +136,25 @@ __attribute__((warn_unused_result)) int segment_name_parse(const char *name, con
 							   uint64_t *ret);
 
 /*
- * Encode an entry into out (cap >= len + SEGMENT_ENTRY_OVERHEAD) with
- * flags (SEGMENT_ENTRY_*). chain: in the previous entry's chain value,
- * out this one's. Returns the length.
+ * Encode an entry of format version into out (cap >= len +
+ * SEGMENT_ENTRY_OVERHEAD) with flags (SEGMENT_ENTRY_*; none in format 1).
+ * chain: in the previous entry's chain value, out this one's. Returns the
+ * length.
  */
-size_t segment_entry_encode_flags(uint8_t *out, uint64_t recno, uint64_t recv_usec, const uint8_t sid[16],
-				  const uint8_t *rec, size_t len, unsigned flags,
-				  uint8_t chain[SEGMENT_HASH_LEN]);
-/* The same without flags. */
-size_t segment_entry_encode(uint8_t *out, uint64_t recno, uint64_t recv_usec, const uint8_t sid[16],
-			    const uint8_t *rec, size_t len, uint8_t chain[SEGMENT_HASH_LEN]);
+size_t segment_entry_encode(uint8_t *out, unsigned version, uint64_t recno, uint64_t recv_usec,
+			    const uint8_t sid[16], const uint8_t *rec, size_t len, unsigned flags,
+			    uint8_t chain[SEGMENT_HASH_LEN]);
 
 /* Entry size from its first 4 bytes; 0 when the length is out of range
  * or an unknown flag is set. */
-static inline size_t segment_entry_size(const uint8_t *p)
+static inline size_t segment_entry_size(const uint8_t *p, unsigned version)
 {
 	uint32_t word = get_be32(p), body = word & 0xffffffu;
 	if ((word >> 24) & ~SEGMENT_ENTRY_FLAGS_KNOWN)
 		return 0;
 	if (body < SEGMENT_BODY_FIXED + RECORD_HDR_LEN || body > SEGMENT_BODY_FIXED + RECORD_MAX)
 		return 0;
-	return 4 + (size_t)body + 2 * SEGMENT_HASH_LEN;
+	return 4 + (size_t)body + segment_entry_trailer(version);
 }
 static inline unsigned segment_entry_flags(const uint8_t *p)
 {
@@ -160,14 +172,11 @@ static inline const uint8_t *segment_entry_sid(const uint8_t *p)
 {
 	return p + 20;
 }
-static inline const uint8_t *segment_entry_record(const uint8_t *p, size_t size, size_t *len)
+/* The record of an entry whose size segment_entry_size() accepted. */
+static inline const uint8_t *segment_entry_record(const uint8_t *p, size_t *len)
 {
-	*len = size - SEGMENT_ENTRY_OVERHEAD;
+	*len = (get_be32(p) & 0xffffffu) - SEGMENT_BODY_FIXED;
 	return p + 4 + SEGMENT_BODY_FIXED;
-}
-static inline const uint8_t *segment_entry_sum(const uint8_t *p, size_t size)
-{
-	return p + size - 2 * SEGMENT_HASH_LEN;
 }
 static inline const uint8_t *segment_entry_chain(const uint8_t *p, size_t size)
 {
@@ -175,10 +184,13 @@ static inline const uint8_t *segment_entry_chain(const uint8_t *p, size_t size)
 }
 
 /* True when the checksum of the entry of size bytes at p is right. */
-bool segment_entry_sum_ok(const uint8_t *p, size_t size);
-/* next = BLAKE2b-256(prev || sum). */
+bool segment_entry_sum_ok(const uint8_t *p, size_t size, unsigned version);
+/* The digest the chain links (format 3: computed; 1, 2: the stored
+ * checksum, which the caller checked with segment_entry_sum_ok). */
+void segment_entry_digest(uint8_t out[SEGMENT_HASH_LEN], const uint8_t *p, size_t size, unsigned version);
+/* next = BLAKE2b-256(prev || digest). */
 void segment_chain_next(uint8_t next[SEGMENT_HASH_LEN], const uint8_t prev[SEGMENT_HASH_LEN],
-			const uint8_t sum[SEGMENT_HASH_LEN]);
+			const uint8_t digest[SEGMENT_HASH_LEN]);
 
 /*
  * Sequential reader of one segment file, buffered. It checks the length
@@ -188,8 +200,9 @@ void segment_chain_next(uint8_t next[SEGMENT_HASH_LEN], const uint8_t prev[SEGME
  */
 struct segment_reader;
 
-/* fd is borrowed (not closed); entries start at file offset from. */
-__attribute__((warn_unused_result)) int segment_reader_new(struct segment_reader **ret, int fd, off_t from);
+/* fd is borrowed (not closed), a segment of format version; entries start at file offset from. */
+__attribute__((warn_unused_result)) int segment_reader_new(struct segment_reader **ret, int fd,
+							   unsigned version, off_t from);
 void segment_reader_free(struct segment_reader *r);
 /*
  * Next entry: 1, *p (valid until the next call) and *size; 0 at the

@@ -88,9 +88,11 @@ struct store_host {
 	bool counted;  /* its open files are counted in the store's nopen */
 	uint64_t reject_usec, rejects; /* last handshake-rejected event; refusals since */
 	uint64_t contact_usec;	       /* last contact written to the contact file */
-	/* The active segment is format 1, whose entries have no flags: no
-	 * record is stored early until the next rotation. */
-	bool active_v1;
+	/* The active segment's format: entries appended to it are of it
+	 * (an older collector's journal is continued until the next
+	 * rotation). Format 1 entries have no flags: no record is stored
+	 * early then. */
+	unsigned active_version;
 };
 
 struct store {
@@ -107,6 +109,7 @@ struct store {
 	size_t nopen, open_max;
 	uint64_t use_tick;
 	uint64_t reopens; /* files reopened after such a close */
+	unsigned format;  /* of the segments it creates: SEGMENT_VERSION but in tests */
 };
 
 static const uint8_t zero_sid[STORE_STREAM_ID_LEN];
@@ -148,7 +151,16 @@ int store_open(struct store **ret, const char *state_dir)
 		return r;
 	}
 	s->lim.segment_size = STORE_SEGMENT_SIZE_DEFAULT;
+	s->format = SEGMENT_VERSION;
 	*ret = s;
+	return 0;
+}
+
+int store_set_format(struct store *s, unsigned version)
+{
+	if (version < 1 || version > SEGMENT_VERSION)
+		return -EINVAL;
+	s->format = version;
 	return 0;
 }
 
@@ -627,7 +639,9 @@ static int create_segment(struct store_host *h, uint64_t base, uint64_t recno, c
 	if (r < 0)
 		return r;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	struct segment_header hd = { .base = base, .first_recno = recno, .created_usec = now_usec() };
+	struct segment_header hd = {
+		.version = h->store->format, .base = base, .first_recno = recno, .created_usec = now_usec()
+	};
 	memcpy(hd.chain_in, chain, SEGMENT_HASH_LEN);
 	size_t n = 0;
 	for (size_t i = 0; i < h->nstreams; i++)
@@ -648,6 +662,8 @@ static int create_segment(struct store_host *h, uint64_t base, uint64_t recno, c
 	hd.nstreams = n;
 	/* h->nahead <= STORE_AHEAD_MAX = SEGMENT_EARLY_MAX: they all fit. */
 	size_t m = h->nahead < SEGMENT_EARLY_MAX ? h->nahead : SEGMENT_EARLY_MAX;
+	if (hd.version < 2)
+		m = 0; /* format 1 headers list none (and its hosts store none early) */
 	hd.early = m ? calloc(m, sizeof(*hd.early)) : NULL;
 	if (m && !hd.early) {
 		free(hd.streams);
@@ -759,7 +775,7 @@ static int rotate(struct store_host *h)
 	if (open_index(h, base, SEGINDEX_HDR_LEN) < 0)
 		h->idx_broken = true; /* idx_fd stays -1: index_flush never writes */
 	h->store->sealed = true;
-	h->active_v1 = false;
+	h->active_version = h->store->format;
 	return 0;
 }
 
@@ -795,7 +811,7 @@ static int block_early(struct store_host *h, struct segment_reader *sr, uint64_t
 		if (!(segment_entry_flags(p) & SEGMENT_ENTRY_EARLY))
 			continue;
 		struct record rec;
-		const uint8_t *enc = segment_entry_record(p, size, &len);
+		const uint8_t *enc = segment_entry_record(p, &len);
 		if (record_decode(enc, len, &rec) < 0)
 			return -EUCLEAN;
 		if ((r = note_early(h, segment_entry_sid(p), rec.stream_seq, base + off)) < 0)
@@ -826,7 +842,7 @@ static int recover_active(struct store_host *h, uint64_t *ret_cut, uint64_t *ret
 		return r == -ENOMEM ? r : -EUCLEAN;
 	}
 	a->first_recno = hd.first_recno;
-	h->active_v1 = hd.version == 1;
+	h->active_version = hd.version;
 	for (size_t i = 0; i < hd.nearly; i++) {
 		if ((r = note_early(h, hd.early[i].id, hd.early[i].seq, hd.early[i].pos)) < 0) {
 			segment_header_free(&hd);
@@ -891,7 +907,7 @@ static int recover_active(struct store_host *h, uint64_t *ret_cut, uint64_t *ret
 	for (size_t i = 0; i < nblocks && r >= 0; i++) {
 		if (!(blocks[i].flags & SEGINDEX_F_EARLY))
 			continue;
-		if (!br && (r = segment_reader_new(&br, fd, (off_t)blocks[i].offset)) < 0)
+		if (!br && (r = segment_reader_new(&br, fd, h->active_version, (off_t)blocks[i].offset)) < 0)
 			break;
 		r = block_early(h, br, a->base, &blocks[i]);
 	}
@@ -911,7 +927,7 @@ static int recover_active(struct store_host *h, uint64_t *ret_cut, uint64_t *ret
 		return r;
 
 	struct segment_reader *sr;
-	if ((r = segment_reader_new(&sr, fd, (off_t)off)) < 0)
+	if ((r = segment_reader_new(&sr, fd, h->active_version, (off_t)off)) < 0)
 		return r;
 	const uint8_t *p;
 	size_t size;
@@ -920,8 +936,10 @@ static int recover_active(struct store_host *h, uint64_t *ret_cut, uint64_t *ret
 		uint8_t next[SEGMENT_HASH_LEN];
 		struct record rec;
 		size_t len;
-		const uint8_t *enc = segment_entry_record(p, size, &len);
-		segment_chain_next(next, chain, segment_entry_sum(p, size));
+		const uint8_t *enc = segment_entry_record(p, &len);
+		uint8_t digest[SEGMENT_HASH_LEN];
+		segment_entry_digest(digest, p, size, h->active_version);
+		segment_chain_next(next, chain, digest);
 		if (segment_entry_recno(p) != recno ||
 		    memcmp(next, segment_entry_chain(p, size), sizeof(next)) != 0 ||
 		    record_decode(enc, len, &rec) < 0) {
@@ -1040,6 +1058,7 @@ int store_host(struct store *s, const char *name, struct store_host **ret, long 
 	if (!h)
 		return -ENOMEM;
 	h->seg_fd = h->idx_fd = h->ckp_fd = -1;
+	h->active_version = s->format;
 	h->store = s;
 	strcpy(h->name, name);
 	int r;
@@ -1066,10 +1085,11 @@ int store_host(struct store *s, const char *name, struct store_host **ret, long 
 	s->nopen++;
 	h->counted = true;
 	h->used = ++s->use_tick;
-	/* A journal of an older collector: format 2 from here on, so that
-	 * records can be stored early (format 1 entries have no flags). If
-	 * that fails, nothing is stored early until a rotation succeeds. */
-	if (h->active_v1)
+	/* A journal of an older collector: the current format from here on
+	 * (format 1 entries have no flags, format 2 ones a BLAKE2b checksum
+	 * that readers pay for). If that fails, the old segment is continued
+	 * in its own format until a rotation succeeds. */
+	if (h->active_version < s->format)
 		(void)rotate(h);
 	struct store_host **nh = realloc(s->hosts, (s->nhosts + 1) * sizeof(*nh));
 	if (!nh) {
@@ -1172,8 +1192,8 @@ static int put_entry(struct store_host *h, const uint8_t sid[STORE_STREAM_ID_LEN
 	int r = buf_reserve(h, len + SEGMENT_ENTRY_OVERHEAD);
 	if (r < 0)
 		return r;
-	h->len += segment_entry_encode_flags(h->buf + h->len, h->p_recno, recv_usec, sid, enc, len, flags,
-					     h->p_chain);
+	h->len += segment_entry_encode(h->buf + h->len, h->active_version, h->p_recno, recv_usec, sid, enc,
+				       len, flags, h->p_chain);
 	h->p_recno++;
 	h->store->dirty = true;
 	return 0;
@@ -1284,7 +1304,7 @@ int store_append_early(struct store_host *h, const uint8_t sid[STORE_STREAM_ID_L
 		ahead_advance(st);
 		return 1;
 	}
-	if (h->nahead >= STORE_AHEAD_MAX || h->active_v1)
+	if (h->nahead >= STORE_AHEAD_MAX || h->active_version < 2)
 		return 2;
 	uint64_t pos = next_pos(h);
 	if ((r = ahead_reserve(st)) < 0 ||
@@ -1330,8 +1350,8 @@ static void index_buffer(struct store_host *h, uint64_t base_off)
 {
 	for (size_t pos = 0; pos < h->len;) {
 		const uint8_t *p = h->buf + pos;
-		size_t size = segment_entry_size(p), len;
-		const uint8_t *enc = segment_entry_record(p, size, &len);
+		size_t size = segment_entry_size(p, h->active_version), len;
+		const uint8_t *enc = segment_entry_record(p, &len);
 		struct record rec;
 		if (record_decode(enc, len, &rec) == 0)
 			index_add(h, p, size, base_off + pos, &rec);
@@ -1469,7 +1489,8 @@ static int scan_removed(struct store_host *h, const struct seg_meta *m, struct r
 		return errno == ENOENT ? 0 : -errno;
 	struct segment_header hd;
 	struct segment_reader *sr = NULL;
-	if ((r = segment_header_read(fd, &hd)) < 0 || (r = segment_reader_new(&sr, fd, (off_t)hd.len)) < 0) {
+	if ((r = segment_header_read(fd, &hd)) < 0 ||
+	    (r = segment_reader_new(&sr, fd, hd.version, (off_t)hd.len)) < 0) {
 		if (r != -ENOMEM && sr == NULL)
 			r = 0;
 		close(fd);
@@ -1481,7 +1502,7 @@ static int scan_removed(struct store_host *h, const struct seg_meta *m, struct r
 	while (segment_reader_next(sr, false, &p, &size) == 1) {
 		struct record rec;
 		size_t len;
-		const uint8_t *enc = segment_entry_record(p, size, &len);
+		const uint8_t *enc = segment_entry_record(p, &len);
 		if (record_decode(enc, len, &rec) < 0)
 			break;
 		uint64_t recno = segment_entry_recno(p);

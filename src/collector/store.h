@@ -78,6 +78,9 @@ __attribute__((warn_unused_result)) int store_open(struct store **ret, const cha
 /* Write a last checkpoint of every open host and free. */
 void store_free(struct store *s);
 void store_set_limits(struct store *s, const struct store_limits *l);
+/* Segments created from now on are of format version (1 .. the current
+ * one, the default): tests make an older collector's journals with it. */
+__attribute__((warn_unused_result)) int store_set_format(struct store *s, unsigned version);
 /*
  * At most hosts hosts keep their journal files open (3 descriptors each;
  * 0, the default: no limit). Opening or writing one more closes the

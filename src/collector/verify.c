@@ -130,12 +130,17 @@ static int check_block(struct vstate *v, const char *iname, const struct seginde
 		       (unsigned long long)(blk->first_recno + blk->count - 1));
 }
 
-/* Checkpoints ending at record recno-1 (at position end of segment base). */
-static int check_checkpoints(struct vstate *v, uint64_t base, uint64_t end, const char *sname, uint64_t off)
+/*
+ * Checkpoints ending at record recno-1, at position end (or alt_end: a
+ * segment holding no entry was sealed with the position after it, the
+ * next one's base; UINT64_MAX when there is no such choice).
+ */
+static int check_checkpoints(struct vstate *v, uint64_t end, uint64_t alt_end, const char *sname,
+			     uint64_t off)
 {
 	while (v->ci < v->nckp && v->ckp[v->ci].records == v->recno) {
 		const struct checkpoint *c = &v->ckp[v->ci];
-		if (c->end != end || memcmp(c->chain, v->chain, SEGMENT_HASH_LEN) != 0)
+		if ((c->end != end && c->end != alt_end) || memcmp(c->chain, v->chain, SEGMENT_HASH_LEN) != 0)
 			return problem(
 				v, VERIFY_CHECKPOINT, sname, off, end,
 				"checkpoint %zu (%llu records, position %llu) does not match the journal "
@@ -145,7 +150,6 @@ static int check_checkpoints(struct vstate *v, uint64_t base, uint64_t end, cons
 		v->ci++;
 		v->res->checkpoints++;
 	}
-	(void)base;
 	return 0;
 }
 
@@ -198,13 +202,14 @@ static int verify_segment(struct vstate *v, uint64_t base, bool last, uint64_t *
 		return problem(v, VERIFY_CHAIN, sname, 0, base,
 			       "header's chain value does not continue the previous segment");
 	}
-	if ((r = check_checkpoints(v, base, base, sname, 0)) != 0) {
-		close(fd);
-		return r;
-	}
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
+		close(fd);
+		return r;
+	}
+	uint64_t empty_end = (uint64_t)st.st_size == hd.len ? base + (uint64_t)st.st_size : UINT64_MAX;
+	if ((r = check_checkpoints(v, base, empty_end, sname, 0)) != 0) {
 		close(fd);
 		return r;
 	}
@@ -231,7 +236,7 @@ static int verify_segment(struct vstate *v, uint64_t base, bool last, uint64_t *
 	bool idx_excess = idx_err == 0 && (uint64_t)ist.st_size > igood &&
 			  (!last || (uint64_t)ist.st_size - igood >= SEGINDEX_ENTRY_LEN);
 	struct segment_reader *sr;
-	if ((r = segment_reader_new(&sr, fd, (off_t)hd.len)) < 0) {
+	if ((r = segment_reader_new(&sr, fd, hd.version, (off_t)hd.len)) < 0) {
 		free(idx);
 		close(fd);
 		return r;
@@ -267,7 +272,7 @@ static int verify_segment(struct vstate *v, uint64_t base, bool last, uint64_t *
 		}
 		if (r < 0)
 			break;
-		if (!segment_entry_sum_ok(p, size)) {
+		if (!segment_entry_sum_ok(p, size, hd.version)) {
 			r = problem(v, VERIFY_CHECKSUM, sname, off, base + off, "checksum mismatch");
 			break;
 		}
@@ -288,7 +293,9 @@ static int verify_segment(struct vstate *v, uint64_t base, bool last, uint64_t *
 			break;
 		}
 		uint8_t next[SEGMENT_HASH_LEN];
-		segment_chain_next(next, v->chain, segment_entry_sum(p, size));
+		uint8_t digest[SEGMENT_HASH_LEN];
+		segment_entry_digest(digest, p, size, hd.version);
+		segment_chain_next(next, v->chain, digest);
 		if (memcmp(next, segment_entry_chain(p, size), SEGMENT_HASH_LEN) != 0) {
 			r = problem(v, VERIFY_CHAIN, sname, off, base + off,
 				    "chain value does not follow from the previous record");
@@ -296,7 +303,7 @@ static int verify_segment(struct vstate *v, uint64_t base, bool last, uint64_t *
 		}
 		struct record rec;
 		size_t len;
-		const uint8_t *enc = segment_entry_record(p, size, &len);
+		const uint8_t *enc = segment_entry_record(p, &len);
 		if (record_decode(enc, len, &rec) < 0) {
 			r = problem(v, VERIFY_RECORD, sname, off, base + off, "record does not decode");
 			break;
@@ -317,7 +324,7 @@ static int verify_segment(struct vstate *v, uint64_t base, bool last, uint64_t *
 		memcpy(v->chain, next, SEGMENT_HASH_LEN);
 		v->recno++;
 		v->res->records++;
-		if ((r = check_checkpoints(v, base, base + off + size, sname, off + size)) != 0)
+		if ((r = check_checkpoints(v, base + off + size, UINT64_MAX, sname, off + size)) != 0)
 			break;
 	}
 	if (r == 0 && idx_err < 0)

@@ -17,15 +17,19 @@
  *   wrong with what recovery kept (index and checkpoints included), the
  *   same number of records.
  *
- * Checksums and chain values are BLAKE2b, which mutations never get right:
+ * Checksums (CRC-32C, or BLAKE2b in format 2) and chain values (BLAKE2b)
+ * are what mutations never get right:
  * when bit 0 of the first input byte is set, the harness first rewrites
  * record number, checksum and chain value of every complete entry whose
  * length is in range, so the fuzzer reaches record_decode and recovery's
  * later checks. When bit 1 is set, 2 * (bytes 1 and 2) zero bytes are
- * appended: a tail of damage large enough for -EUCLEAN. The entries start
- * at input byte 3.
+ * appended: a tail of damage large enough for -EUCLEAN. When bit 2 is set,
+ * the segment is format 2 (an older collector's; the collector then goes
+ * on in a new segment of the current format). The entries start at input
+ * byte 3.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -39,6 +43,7 @@
 
 #include "bytes.h"
 #include "checkpoint.h"
+#include "crc32c.h"
 #include "durable.h"
 #include "journal.h"
 #include "record.h"
@@ -57,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 			abort(); \
 	} while (0)
 
-static char state[64], host[128], seg[192], idx[192], ckp[192], streams[192];
+static char state[64], host[128], seg[192];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -68,27 +73,41 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(host, sizeof(host), "%s/hosts/h", state);
 	REQUIRE(mkdir_p(host, 0700) == 0);
 	snprintf(seg, sizeof(seg), "%s/0000000000000000.seg", host);
-	snprintf(idx, sizeof(idx), "%s/0000000000000000.idx", host);
-	snprintf(ckp, sizeof(ckp), "%s/%s", host, CHECKPOINT_FILE);
-	snprintf(streams, sizeof(streams), "%s/streams", host);
 	return 0;
 }
 
 /* Give every complete entry of the right length its record number, checksum and chain value. */
-static void fixup(uint8_t *buf, size_t size, size_t pos)
+static void fixup(uint8_t *buf, size_t size, size_t pos, unsigned version)
 {
-	uint8_t chain[SEGMENT_HASH_LEN] = { 0 };
+	uint8_t chain[SEGMENT_HASH_LEN] = { 0 }, digest[SEGMENT_HASH_LEN];
 	uint64_t recno = 0;
 	size_t total;
-	while (size - pos >= 4 && (total = segment_entry_size(buf + pos)) > 0 && size - pos >= total) {
+	while (size - pos >= 4 && (total = segment_entry_size(buf + pos, version)) > 0 &&
+	       size - pos >= total) {
 		uint8_t *p = buf + pos;
+		size_t n = total - segment_entry_trailer(version);
 		put_be64(p + 4, recno++);
-		crypto_generichash(p + total - 2 * SEGMENT_HASH_LEN, SEGMENT_HASH_LEN, p,
-				   total - 2 * SEGMENT_HASH_LEN, NULL, 0);
-		segment_chain_next(chain, chain, p + total - 2 * SEGMENT_HASH_LEN);
+		crypto_generichash(digest, sizeof(digest), p, n, NULL, 0);
+		if (version >= 3)
+			put_be32(p + n, crc32c(p, n));
+		else
+			memcpy(p + n, digest, SEGMENT_HASH_LEN);
+		segment_chain_next(chain, chain, digest);
 		memcpy(p + total - SEGMENT_HASH_LEN, chain, SEGMENT_HASH_LEN);
 		pos += total;
 	}
+}
+
+/* Every file of the host directory gone (a format 2 run leaves a second segment). */
+static void clear_host(void)
+{
+	DIR *d = opendir(host);
+	REQUIRE(d);
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			REQUIRE(unlinkat(dirfd(d), de->d_name, 0) == 0);
+	closedir(d);
 }
 
 static uint64_t read_entries(bool expect_clean)
@@ -123,14 +142,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t hlen = segment_header_size(0), len = hlen + size - 3 + pad;
 	uint8_t *buf = calloc(1, len), *back = malloc(len);
 	REQUIRE(buf && back);
-	struct segment_header h = { 0 };
+	/* Bit 2: a format 2 segment (an older collector's), else the current. */
+	struct segment_header h = { .version = data[0] & 4 ? 2 : SEGMENT_VERSION };
 	segment_header_encode(buf, &h);
 	memcpy(buf + hlen, data + 3, size - 3);
 	if (data[0] & 1)
-		fixup(buf, len, hlen);
-	unlink(idx);
-	unlink(ckp);
-	unlink(streams);
+		fixup(buf, len, hlen, h.version);
+	clear_host();
 	REQUIRE(durable_replace(seg, buf, len, 0600) == 0);
 
 	read_entries(false);

@@ -21,7 +21,7 @@ trap 'rm -rf "$T"' EXIT
 cp -a "$T/store" "$T/pristine"
 
 "$PY" - "$KMSGCTL" "$T" <<'EOP'
-import hashlib, os, shutil, struct, subprocess, sys
+import os, shutil, struct, subprocess, sys
 
 kmsgctl, tmp = sys.argv[1], sys.argv[2]
 store, pristine = tmp + "/store", tmp + "/pristine"
@@ -35,13 +35,24 @@ def restore():
 def segments():
     return sorted(f for f in os.listdir(host) if f.endswith(".seg"))
 
+def crc32c(data):
+    """CRC-32C, bit by bit (docs/STORE.md: the entry checksum of format 3)."""
+    c = 0xffffffff
+    for x in data:
+        c ^= x
+        for _ in range(8):
+            c = (c >> 1) ^ (0x82f63b78 & -(c & 1))
+    return c ^ 0xffffffff
+
 def entries(name):
-    """(offset, size, recno) of every entry of segment name."""
+    """(offset, size, recno) of every entry of segment name (format 3)."""
     b = open(os.path.join(host, name), "rb").read()
-    n = struct.unpack(">I", b[64:68])[0]
-    off, out = 72 + 24 * n + 16, []
+    if b[:8] != b"KSSEG003":
+        raise SystemExit("FAIL: %s: magic %r, not KSSEG003" % (name, b[:8]))
+    n, m = struct.unpack(">II", b[64:72])
+    off, out = 72 + 24 * n + 32 * m + 16, []
     while off < len(b):
-        size = 4 + struct.unpack(">I", b[off:off + 4])[0] + 64
+        size = 4 + (struct.unpack(">I", b[off:off + 4])[0] & 0xffffff) + 4 + 32
         out.append((off, size, struct.unpack(">Q", b[off + 4:off + 12])[0]))
         off += size
     return b, out
@@ -83,9 +94,9 @@ d = bytearray(b); d[off + 50] ^= 0x40; write(mid, bytes(d))
 check("changed byte", "checksum", mid, off, recno)
 
 # The record rewritten with a checksum that matches: the chain breaks there.
-d = bytearray(b); d[off + size - 65] ^= 0x20
-L = size - 64
-d[off + L:off + L + 32] = hashlib.blake2b(bytes(d[off:off + L]), digest_size=32).digest()
+L = size - 36
+d = bytearray(b); d[off + L - 1] ^= 0x20
+d[off + L:off + L + 4] = struct.pack(">I", crc32c(bytes(d[off:off + L])))
 write(mid, bytes(d))
 check("rewritten record", "chain", mid, off, recno)
 
