@@ -36,6 +36,7 @@ static const int collector_calls[] = {
 	SYS_fstatfs,
 	SYS_fsync,
 	SYS_fdatasync,
+	SYS_sync_file_range,
 	SYS_ftruncate,
 	SYS_fallocate,
 	SYS_fchmod,

@@ -29,7 +29,7 @@
 #define SERVER_TICK_MS 1000
 /* Frames handled per wakeup of one connection, so one busy agent cannot
  * starve the others; epoll is level-triggered and brings us back. */
-#define SERVER_FILLS_PER_WAKEUP 8
+#define SERVER_FILLS_PER_WAKEUP 2
 /* Connections accepted per wakeup of a listener: a flood of connects
  * cannot keep the loop from the sessions (and timers) between batches. */
 #define SERVER_ACCEPTS_PER_WAKEUP 64

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: ISC */
+#define _GNU_SOURCE /* sync_file_range */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -111,6 +112,10 @@ struct store {
 	uint64_t reopens; /* files reopened after such a close */
 	unsigned format;  /* of the segments it creates: SEGMENT_VERSION but in tests */
 };
+
+/* A host's write buffer is freed in a commit it has nothing for when it
+ * grew beyond this (it starts at 64 KiB and doubles). */
+#define STORE_BUF_KEEP (256 * 1024)
 
 static const uint8_t zero_sid[STORE_STREAM_ID_LEN];
 
@@ -1360,7 +1365,16 @@ static void index_buffer(struct store_host *h, uint64_t base_off)
 	index_flush(h);
 }
 
-static int host_commit(struct store_host *h, uint64_t now)
+/*
+ * First half of a host's commit: its buffer written to the active
+ * segment, and the kernel told to start writing it out, so that the
+ * fdatasyncs of the second half (host_commit) find the data of every
+ * host of the commit under way and the filesystem's journal commit of
+ * the first one covers the others' sizes (one fdatasync after another,
+ * each starting its own writeback, took 2.2 ms per host with 100 busy
+ * hosts: bench ingest).
+ */
+static int host_write(struct store_host *h)
 {
 	struct seg_meta *a = &h->segs[h->nsegs - 1];
 	int r = host_files_open(h);
@@ -1369,10 +1383,20 @@ static int host_commit(struct store_host *h, uint64_t now)
 		host_rollback(h);
 		return r;
 	}
-	r = write_all(h->seg_fd, h->buf, h->len);
-	if (r == 0 && fdatasync(h->seg_fd) < 0)
-		r = -errno;
-	if (r < 0) {
+	if ((r = write_all(h->seg_fd, h->buf, h->len)) < 0) {
+		host_rollback(h);
+		return r;
+	}
+	/* Only a hint: the fdatasync below is what makes it durable. */
+	(void)sync_file_range(h->seg_fd, (off_t)a->size, (off_t)h->len, SYNC_FILE_RANGE_WRITE);
+	return 0;
+}
+
+static int host_commit(struct store_host *h, uint64_t now)
+{
+	struct seg_meta *a = &h->segs[h->nsegs - 1];
+	if (fdatasync(h->seg_fd) < 0) {
+		int r = -errno;
 		host_rollback(h);
 		return r;
 	}
@@ -1402,6 +1426,24 @@ int store_commit(struct store *s)
 	for (size_t i = 0; i < s->nhosts; i++) {
 		struct store_host *h = s->hosts[i];
 		h->failed = false;
+		if (h->len == 0) {
+			/* Idle in this commit: a burst's buffer is not kept
+			 * (10,000 hosts x the largest burst each). */
+			if (h->cap > STORE_BUF_KEEP) {
+				free(h->buf);
+				h->buf = NULL;
+				h->cap = 0;
+			}
+			continue;
+		}
+		int r = host_write(h);
+		if (r < 0 && !first)
+			first = r;
+	}
+	/* Hosts written above (a failed one's buffer is empty again). Files
+	 * stay open: a host with records not committed is never closed. */
+	for (size_t i = 0; i < s->nhosts; i++) {
+		struct store_host *h = s->hosts[i];
 		if (h->len == 0)
 			continue;
 		int r = host_commit(h, now);
