@@ -1696,27 +1696,10 @@ static int disk_retry(struct spool *s)
 			degrade(s, r);
 			return r;
 		}
+		/* The cached tail again from synced_len, then synced. */
 		s->written_len = s->synced_len;
-		if (s->synced_len < n->bytes) {
-			r = pwrite_all(s->fd, s->cache.buf + (s->synced_len - s->cache.off),
-				       (size_t)(n->bytes - s->synced_len), s->synced_len);
-			if (r < 0) {
-				s->st.write_errors++;
-				degrade(s, r);
-				return r;
-			}
-			s->st.writes++;
-			s->written_len = n->bytes;
-			if (fdatasync(s->fd) < 0) {
-				r = -errno;
-				s->st.sync_errors++;
-				degrade(s, r);
-				return r;
-			}
-			s->st.fsyncs++;
-			s->synced_len = n->bytes;
-			s->unsynced = 0;
-		}
+		if ((r = do_sync(s)) < 0)
+			return r;
 	}
 	s->degraded = 0;
 	if (!n && s->mq_n == 0 && (r = create_segment(s, s->next_seq)) < 0)

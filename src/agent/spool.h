@@ -63,6 +63,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "proto.h"
 #include "record.h"
 
 #define SPOOL_MAGIC "KSSPOOL1"
@@ -73,8 +74,8 @@
 #define SPOOL_ENTRY_OVERHEAD (SPOOL_ENTRY_LEN_BYTES + SPOOL_ENTRY_SUM_BYTES)
 #define SPOOL_HDR_F_CURSOR 1u
 /* Records of this level or more important are urgent: spool_urgent finds
- * them (docs/SPOOL.md, "Priority"). */
-#define SPOOL_URGENT_LEVEL 3
+ * them (docs/SPOOL.md, "Priority"); what an URGENT message may carry. */
+#define SPOOL_URGENT_LEVEL PROTO_URGENT_LEVEL_MAX
 /* Urgent records the index holds at most (64 KiB of memory). */
 #define SPOOL_URGENT_MAX 8192
 /* Appended entries wait in memory (the write buffer) and reach the newest

@@ -303,9 +303,10 @@ static int put_urgent(struct uplink *u, uint64_t limit)
 			int r = spool_read(u->q, seqs[i], &rec, &len, &seq);
 			if (r < 0 && r != -ENOENT)
 				return r;
-			/* Gone since (overflow, damage), or not urgent after all
-			 * (byte 2 of a record is its level, record.h): skipped. */
-			if (r == -ENOENT || seq != seqs[i] || rec[2] > PROTO_URGENT_LEVEL_MAX) {
+			/* Gone since (overflow, damage): skipped. The index holds
+			 * only records of level <= SPOOL_URGENT_LEVEL, which is
+			 * what URGENT may carry. */
+			if (r == -ENOENT || seq != seqs[i]) {
 				from = seqs[i] + 1;
 				continue;
 			}

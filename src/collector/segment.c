@@ -14,13 +14,17 @@
 /* The reader's buffer: big reads, room for the largest entry after them. */
 #define SEGMENT_READ_CHUNK (1 << 20)
 
+/* The magic of each format, by version. */
+static const char *const magics[SEGMENT_VERSION + 1] = {
+	[1] = SEGMENT_MAGIC_V1,
+	[2] = SEGMENT_MAGIC_V2,
+	[SEGMENT_VERSION] = SEGMENT_MAGIC,
+};
+
 void segment_header_encode(uint8_t *out, const struct segment_header *h)
 {
-	memcpy(out,
-	       h->version == 1	 ? SEGMENT_MAGIC_V1
-	       : h->version == 2 ? SEGMENT_MAGIC_V2
-				 : SEGMENT_MAGIC,
-	       8);
+	unsigned v = h->version >= 1 && h->version <= SEGMENT_VERSION ? h->version : SEGMENT_VERSION;
+	memcpy(out, magics[v], 8);
 	put_be64(out + 8, h->base);
 	put_be64(out + 16, h->first_recno);
 	put_be64(out + 24, h->created_usec);
@@ -46,10 +50,10 @@ int segment_header_read(int fd, struct segment_header *ret)
 	int r = pread_all(fd, fixed, sizeof(fixed), 0);
 	if (r < 0)
 		return r;
-	unsigned version = memcmp(fixed, SEGMENT_MAGIC, 8) == 0	     ? SEGMENT_VERSION
-			   : memcmp(fixed, SEGMENT_MAGIC_V2, 8) == 0 ? 2
-			   : memcmp(fixed, SEGMENT_MAGIC_V1, 8) == 0 ? 1
-								     : 0;
+	unsigned version = 0;
+	for (unsigned v = 1; v <= SEGMENT_VERSION; v++)
+		if (memcmp(fixed, magics[v], 8) == 0)
+			version = v;
 	uint32_t n = get_be32(fixed + 64), m = get_be32(fixed + 68);
 	/* Format 1 has a reserved zero where format 2 counts early entries. */
 	if (version == 0 || n > SEGMENT_STREAMS_MAX || m > SEGMENT_EARLY_MAX || (version == 1 && m != 0))

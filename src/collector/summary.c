@@ -97,11 +97,6 @@ int summary_scan(const char *name, const char *path, bool with_gaps, struct host
 			}
 			s->has_times = true;
 		}
-		if (rec->source != RECORD_SRC_COLLECTOR) {
-			if (!s->has_seen || e.recv_usec > s->last_seen)
-				s->last_seen = e.recv_usec;
-			s->has_seen = true;
-		}
 		if (rec->source == RECORD_SRC_COLLECTOR && rec->event == RECORD_EV_SESSION_START)
 			s->session = SESSION_OPEN;
 		else if (rec->source == RECORD_SRC_COLLECTOR && rec->event == RECORD_EV_SESSION_END)
@@ -113,7 +108,9 @@ int summary_scan(const char *name, const char *path, bool with_gaps, struct host
 		s->damaged_at = e.offset;
 	journal_reader_free(jr);
 	uint64_t contact;
-	s->last_recv = s->last_seen;
+	/* Heard from: the newest agent record's arrival, or a later contact. */
+	s->last_recv = s->last_seen = newest_recv;
+	s->has_seen = s->has_times;
 	if (read_contact(path, &contact) && (!s->has_seen || contact > s->last_seen)) {
 		s->last_seen = contact;
 		s->has_seen = true;
