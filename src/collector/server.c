@@ -100,6 +100,10 @@ struct server {
 	size_t nconns, nhandshaking;
 	struct addrlimit *limit;
 	struct loop_timer *commit_timer;
+	/* A commit is wanted but its timer could not be added: the next tick
+	 * commits (never from inside want_commit, whose caller may still be
+	 * using a connection that on_commit would end). */
+	bool commit_due;
 	struct loop_timer *tick;
 	uint8_t *plain; /* PROTO_PLAIN_MAX: decrypted transport message */
 	struct server_stats stats;
@@ -265,6 +269,7 @@ static void on_commit(struct loop *l, struct loop_timer *t, void *data)
 {
 	struct server *sv = data;
 	sv->commit_timer = NULL;
+	sv->commit_due = false;
 	int r = store_commit(sv->store);
 	sv->stats.commits++;
 	if (r < 0)
@@ -286,11 +291,30 @@ static void on_commit(struct loop *l, struct loop_timer *t, void *data)
 	}
 }
 
+/* Test builds: KS_TEST_COMMIT_TIMER_FAIL in the environment makes every
+ * commit timer fail, as on allocation failure (tests/faults). */
+static int commit_timer_add(struct server *sv)
+{
+#ifdef KS_TEST_HOOKS
+	static int fail = -1;
+	if (fail < 0)
+		fail = getenv("KS_TEST_COMMIT_TIMER_FAIL") != NULL;
+	if (fail)
+		return -ENOMEM;
+#endif
+	return loop_timer_add(sv->loop, 0, on_commit, sv, &sv->commit_timer);
+}
+
+/*
+ * Called with connections in use by the caller: on_commit may end any of
+ * them, so it never runs from here. Without a timer (allocation failure)
+ * the next tick commits: acks come up to a tick later, nothing is lost.
+ */
 static void want_commit(struct server *sv)
 {
-	if (!sv->commit_timer && loop_timer_add(sv->loop, 0, on_commit, sv, &sv->commit_timer) < 0) {
-		/* Without a timer, commit now: slower, never wrong. */
-		on_commit(sv->loop, NULL, sv);
+	if (!sv->commit_timer && !sv->commit_due && commit_timer_add(sv) < 0) {
+		sv->commit_timer = NULL;
+		sv->commit_due = true;
 	}
 }
 
@@ -688,6 +712,8 @@ static void on_tick(struct loop *l, struct loop_timer *t, void *data)
 {
 	struct server *sv = data;
 	uint64_t now = loop_now_ms(l);
+	if (sv->commit_due && !sv->commit_timer)
+		on_commit(l, NULL, sv); /* from the loop: no connection is in use */
 	struct conn *next;
 	for (struct conn *c = sv->conns; c; c = next) {
 		next = c->next;
