@@ -27,6 +27,11 @@
 #define UPLINK_WBUF_CAP (UPLINK_WBUF_LOW + 2 * (FRAME_HDR + FRAME_MAX))
 #define UPLINK_TICK_MS 1000
 #define UPLINK_BACKOFF_MIN_MS 200
+/* For this long after a session that worked broke, the backoff does not
+ * grow: a restarting collector (which closes every session, then listens
+ * again a moment later) is found within UPLINK_BACKOFF_MIN_MS of being
+ * back. Refused connects are cheap for both sides. */
+#define UPLINK_RESTART_WINDOW_MS 5000
 /* A collector that ended a session with URGENT messages before its first
  * ACK gets none for this long: it may be an older one, which closes on the
  * unknown type (docs/PROTOCOL.md 5.9); without the pause every session
@@ -64,6 +69,11 @@ struct uplink {
 	size_t woff, wlen;
 	uint8_t *plain;	 /* the next BATCH, built (pend_count > 0) and not yet sent */
 	uint8_t *uplain; /* an URGENT message being built */
+	/* Decrypted messages from the collector: never plain or uplain, as
+	 * an ACK may arrive while a built BATCH waits to be sent. */
+	uint8_t *rplain;
+	uint64_t session_msgs; /* transport messages put in this session */
+	uint64_t lost_ms;      /* when a session that worked last broke (0: never) */
 	size_t pend_off;
 	uint16_t pend_count;
 	uint64_t pend_end; /* the seq after the last record of that BATCH */
@@ -146,7 +156,9 @@ static void next_target(struct uplink *u)
 {
 	u->addr = 0;
 	u->target = (u->target + 1) % u->conf.ntargets;
-	if (u->target == 0) {
+	if (u->target == 0 && u->lost_ms && loop_now_ms(u->loop) - u->lost_ms < UPLINK_RESTART_WINDOW_MS) {
+		u->backoff_ms = UPLINK_BACKOFF_MIN_MS; /* maybe a restart: look again soon */
+	} else if (u->target == 0) {
 		u->backoff_ms = u->backoff_ms ? u->backoff_ms * 2 : UPLINK_BACKOFF_MIN_MS;
 		if (u->backoff_ms > u->conf.backoff_max_ms)
 			u->backoff_ms = u->conf.backoff_max_ms;
@@ -167,6 +179,7 @@ static void fail(struct uplink *u, const char *why)
 	}
 	drop_connection(u, why);
 	if (worked) {
+		u->lost_ms = loop_now_ms(u->loop);
 		u->target = 0;
 		u->addr = 0;
 		u->backoff_ms = 0;
@@ -238,6 +251,7 @@ static int put_transport(struct uplink *u, const uint8_t *p, size_t plen)
 		return n;
 	frame_put_header(u->wbuf + u->wlen, (size_t)n);
 	u->wlen += FRAME_HDR + (size_t)n;
+	u->session_msgs++;
 	return 0;
 }
 
@@ -343,6 +357,8 @@ static int put_urgent(struct uplink *u, uint64_t limit)
 static int send_batches(struct uplink *u)
 {
 	uint64_t limit = spool_synced_seq(u->q);
+again:;
+	uint64_t msgs = u->session_msgs;
 	while (u->wlen - u->woff < UPLINK_WBUF_LOW) {
 		int r;
 		if (u->pend_count == 0) {
@@ -367,7 +383,12 @@ static int send_batches(struct uplink *u)
 		u->stats.sent += u->pend_count;
 		u->pend_count = 0;
 	}
-	return flush_wbuf(u);
+	int r = flush_wbuf(u);
+	/* The socket took all of it: no EPOLLOUT will come back for the
+	 * rest (URGENT messages get no ACK), so go on while there is more. */
+	if (r == 0 && u->wlen == 0 && u->session_msgs > msgs)
+		goto again;
+	return r;
 }
 
 void uplink_pump(struct uplink *u)
@@ -444,6 +465,7 @@ static int handle_msg2(struct uplink *u, const uint8_t *msg, size_t len)
 	u->send_next = from;
 	u->urgent_next = from;
 	u->session_urgent = 0;
+	u->session_msgs = 0;
 	u->pend_count = 0;
 	u->state = UP_READY;
 	u->since_ms = loop_now_ms(u->loop);
@@ -453,13 +475,24 @@ static int handle_msg2(struct uplink *u, const uint8_t *msg, size_t len)
 	u->stats.target = u->target;
 	log_info("connected to collector %s port %s, resuming at stream seq %llu", target_name(u),
 		 u->conf.targets[u->target].port, (unsigned long long)hwm);
-	return send_batches(u);
+	if ((r = send_batches(u)) < 0 || u->session_msgs > 0)
+		return r;
+	/* Key confirmation (docs/PROTOCOL.md 5.3): the collector counts the
+	 * session only once a transport message from us decrypts, and drops
+	 * it after handshake_timeout otherwise. With nothing to send, a
+	 * HEARTBEAT confirms at once; its ACK is awaited like any other. */
+	uint8_t hb = PROTO_MSG_HEARTBEAT;
+	if ((r = put_transport(u, &hb, 1)) < 0 || (r = flush_wbuf(u)) < 0)
+		return r;
+	u->heartbeat_out = 1;
+	u->heartbeat_sent_ms = loop_now_ms(u->loop);
+	return 0;
 }
 
 static int handle_transport(struct uplink *u, const uint8_t *msg, size_t len)
 {
 	uint64_t hwm;
-	int r = session_read_transport(&u->rx, msg, len, u->acked, u->send_next, u->plain, &hwm);
+	int r = session_read_transport(&u->rx, msg, len, u->acked, u->send_next, u->rplain, &hwm);
 	if (r < 0)
 		return r;
 	/* PROTO_MSG_ACK: the collector works; a later break starts over
@@ -679,10 +712,12 @@ int uplink_new(struct uplink **ret, struct loop *l, const struct uplink_conf *c,
 	u->wbuf = malloc(UPLINK_WBUF_CAP);
 	u->plain = malloc(PROTO_PLAIN_MAX);
 	u->uplain = malloc(PROTO_PLAIN_MAX);
-	if (!u->wbuf || !u->plain || !u->uplain) {
+	u->rplain = malloc(PROTO_PLAIN_MAX);
+	if (!u->wbuf || !u->plain || !u->uplain || !u->rplain) {
 		free(u->wbuf);
 		free(u->plain);
 		free(u->uplain);
+		free(u->rplain);
 		free(u);
 		return -ENOMEM;
 	}
@@ -730,6 +765,9 @@ void uplink_free(struct uplink *u)
 	free(u->wbuf);
 	free(u->plain);
 	free(u->uplain);
+	if (u->rplain)
+		sodium_memzero(u->rplain, PROTO_PLAIN_MAX);
+	free(u->rplain);
 	free(u);
 }
 
