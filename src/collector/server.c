@@ -447,11 +447,25 @@ static void conn_confirm(struct conn *c)
 	}
 }
 
+/* Event numbers only the collector writes (docs/PROTOCOL.md 6.3): its
+ * session events and the store's own (STORE_EV_*, 64 and up). A record
+ * from an agent that carries one is a protocol violation, whatever its
+ * source: kmsgctl would show it as the collector's. */
+static bool event_reserved(uint16_t event)
+{
+	return (event >= RECORD_EV_SESSION_START && event <= RECORD_EV_HANDSHAKE_REJECTED) ||
+	       (event >= STORE_EV_RESERVED_MIN && event <= STORE_EV_RESERVED_MAX);
+}
+
 /*
  * A BATCH, or an URGENT message (urgent): N records, each length-checked
  * and decoded. BATCH records go in order (docs/PROTOCOL.md 5.7); URGENT
  * records, of level emerg..err only, may be stored ahead of their place
  * (5.9) and do not move the connection's in-order position.
+ *
+ * A message is stored whole or not at all (5.2): every record is checked
+ * first, with the order rules applied as if the ones before it were
+ * stored, and only a message without a fault reaches the store.
  */
 static int handle_records(struct conn *c, const uint8_t *p, size_t len, bool urgent)
 {
@@ -461,7 +475,7 @@ static int handle_records(struct conn *c, const uint8_t *p, size_t len, bool urg
 	size_t count = get_be16(p + 1), off = PROTO_BATCH_HDR;
 	if (count == 0)
 		return -EPROTO;
-	uint64_t now = clock_usec(CLOCK_REALTIME);
+	uint64_t recv_next = c->recv_next, urgent_next = c->urgent_next;
 	for (size_t i = 0; i < count; i++) {
 		if (len - off < PROTO_BATCH_REC_HDR)
 			return -EPROTO;
@@ -470,12 +484,28 @@ static int handle_records(struct conn *c, const uint8_t *p, size_t len, bool urg
 		if (rlen > len - off)
 			return -EPROTO;
 		struct record rec;
-		uint64_t min = urgent && c->urgent_next > c->recv_next ? c->urgent_next : c->recv_next;
+		uint64_t min = urgent && urgent_next > recv_next ? urgent_next : recv_next;
 		/* Collector records are ours alone: an agent cannot forge them. */
 		if (record_decode(p + off, rlen, &rec) < 0 || rec.stream_seq < min ||
 		    rec.stream_seq == UINT64_MAX || rec.source == RECORD_SRC_COLLECTOR ||
-		    (urgent && rec.level > PROTO_URGENT_LEVEL_MAX))
+		    event_reserved(rec.event) || (urgent && rec.level > PROTO_URGENT_LEVEL_MAX))
 			return -EPROTO;
+		if (urgent)
+			urgent_next = rec.stream_seq + 1;
+		else
+			recv_next = rec.stream_seq + 1;
+		off += rlen;
+	}
+	if (off != len)
+		return -EPROTO;
+	uint64_t now = clock_usec(CLOCK_REALTIME);
+	off = PROTO_BATCH_HDR;
+	for (size_t i = 0; i < count; i++) {
+		size_t rlen = get_be32(p + off);
+		off += PROTO_BATCH_REC_HDR;
+		struct record rec;
+		if (record_decode(p + off, rlen, &rec) < 0)
+			return -EPROTO; /* cannot be: checked above */
 		int r = urgent ? store_append_early(c->host, c->sid, &rec, p + off, rlen, now)
 			       : store_append(c->host, c->sid, &rec, p + off, rlen, now);
 		if (r < 0)
@@ -495,8 +525,6 @@ static int handle_records(struct conn *c, const uint8_t *p, size_t len, bool urg
 		}
 		off += rlen;
 	}
-	if (off != len)
-		return -EPROTO;
 	/* An URGENT message moves no ack: its records are acked when the
 	 * in-order ones pass them. */
 	if (!urgent)

@@ -65,6 +65,10 @@ bool store_name_valid(const char *name);
 /* Collector events of the store itself (source COLLECTOR; record.h has the protocol's). */
 #define STORE_EV_TORN_TAIL 64 /* TORN_BYTES, SEGMENT, SEGMENT_OFFSET */
 #define STORE_EV_SHORT 65     /* CHECKPOINT_RECORDS, JOURNAL_RECORDS: the journal ends before a checkpoint */
+/* Event numbers kept for the collector's own events: a record from an
+ * agent with one of these (or 7..9, record.h) is refused (PROTOCOL.md 6.3). */
+#define STORE_EV_RESERVED_MIN 64
+#define STORE_EV_RESERVED_MAX 127
 
 struct store_limits {
 	uint64_t segment_size;	/* seal a segment at this size */
