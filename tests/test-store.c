@@ -808,6 +808,133 @@ static void test_open_max(void)
 	}
 }
 
+/* A stream id whose first bytes are i (the rest fixed). */
+static void sid_of(uint8_t out[STORE_STREAM_ID_LEN], unsigned i)
+{
+	memset(out, 0x5a, STORE_STREAM_ID_LEN);
+	out[0] = (uint8_t)(i >> 8);
+	out[1] = (uint8_t)i;
+}
+
+/*
+ * Issue 22 item 4: the stream table at its bound. At 4 streams a new one
+ * retires the least recently used finished stream (not held by a live
+ * session, nothing uncommitted), with a STORE_EV_STREAM_RETIRED event in
+ * the journal; when every stream is held, a new one is refused (-EUSERS);
+ * the order survives a reopen. Then 1024 streams (the default bound):
+ * every one is found, none retired, the next retires the oldest.
+ */
+static void test_streams_bound(void)
+{
+	struct store_host *h;
+	struct store *s;
+	long long cut;
+	uint8_t id[8][STORE_STREAM_ID_LEN];
+	char p[256], hex[33];
+
+	for (unsigned i = 0; i < 8; i++)
+		sid_of(id[i], i + 1);
+	CHECK_EQ_INT(store_open(&s, tmpdir), 0);
+	store_set_streams_max(s, 4);
+	CHECK_EQ_INT(store_host(s, "bound", &h, &cut), 0);
+	for (unsigned i = 0; i < 4; i++)
+		CHECK_EQ_INT(store_stream_counter(h, id[i], 1), 0);
+	CHECK_EQ_INT(store_stream_count(h), 4);
+	/* Records of stream 0, committed: its mark goes into the event. */
+	for (uint64_t seq = 0; seq < 3; seq++)
+		CHECK_EQ_INT(append(h, id[0], seq), 1);
+	CHECK_EQ_INT(store_commit(s), 0);
+	/* Stream 1 is in use; stream 2 had a handshake again. */
+	store_stream_hold(h, id[1], true);
+	CHECK_EQ_INT(store_stream_counter(h, id[2], 2), 0);
+	/* The 5th: stream 0 (least recently used, finished) goes. */
+	CHECK_EQ_INT(store_stream_counter(h, id[4], 1), 0);
+	CHECK_EQ_INT(store_stream_count(h), 4);
+	CHECK(!store_stream_known(h, id[0]));
+	CHECK(store_stream_known(h, id[1]) && store_stream_known(h, id[2]) && store_stream_known(h, id[3]));
+	CHECK(store_stream_known(h, id[4]));
+	/* The 6th: stream 1 is held, so stream 3 goes (2 was used since). */
+	CHECK_EQ_INT(store_stream_counter(h, id[5], 1), 0);
+	CHECK(store_stream_known(h, id[1]) && !store_stream_known(h, id[3]));
+	CHECK_EQ_INT(store_commit(s), 0);
+	/* Every stream held: a new one is refused, nothing retired. */
+	store_stream_hold(h, id[2], true);
+	store_stream_hold(h, id[4], true);
+	store_stream_hold(h, id[5], true);
+	CHECK_EQ_INT(store_stream_counter(h, id[6], 1), -EUSERS);
+	CHECK_EQ_INT(store_stream_count(h), 4);
+	CHECK(!store_stream_known(h, id[6]));
+	/* Let one go: it is retired for the next. */
+	store_stream_hold(h, id[4], false);
+	CHECK_EQ_INT(store_stream_counter(h, id[6], 1), 0);
+	CHECK(!store_stream_known(h, id[4]) && store_stream_known(h, id[6]));
+	CHECK_EQ_INT(store_commit(s), 0);
+	store_free(s);
+
+	/* The journal: stream 0's records, then one event per retirement. */
+	struct journal_reader *jr;
+	struct journal_entry e;
+	const uint8_t *retired[3] = { id[0], id[3], id[4] };
+	const char *hwm[3] = { "3", "0", "0" };
+	host_path(p, sizeof(p), "bound", "");
+	CHECK_EQ_INT(journal_reader_open(&jr, p), 0);
+	for (uint64_t seq = 0; seq < 3; seq++) {
+		CHECK_EQ_INT(journal_reader_next(jr, &e), 1);
+		check_stored(&e, id[0], seq);
+	}
+	for (int k = 0; k < 3; k++) {
+		CHECK_EQ_INT(journal_reader_next(jr, &e), 1);
+		CHECK_EQ_INT(e.rec.source, RECORD_SRC_COLLECTOR);
+		CHECK_EQ_INT(e.rec.event, STORE_EV_STREAM_RETIRED);
+		CHECK_EQ_MEM(e.stream_id, retired[k], STORE_STREAM_ID_LEN);
+		for (int i = 0; i < STORE_STREAM_ID_LEN; i++)
+			snprintf(hex + 2 * i, 3, "%02x", retired[k][i]);
+		check_field(&e.rec, "RETIRED_STREAM_ID", hex);
+		check_field(&e.rec, "RETIRED_COUNTER", "1");
+		check_field(&e.rec, "RETIRED_STREAM_SEQ", hwm[k]);
+		check_field(&e.rec, "STREAMS_MAX", "4");
+	}
+	CHECK_EQ_INT(journal_reader_next(jr, &e), 0);
+	journal_reader_free(jr);
+
+	/* Reopened: the same 4 streams, counters kept, least recently used
+	 * order kept (stream 1, never handshaken since, goes first). */
+	CHECK_EQ_INT(store_open(&s, tmpdir), 0);
+	store_set_streams_max(s, 4);
+	CHECK_EQ_INT(store_host(s, "bound", &h, &cut), 0);
+	CHECK_EQ_INT(store_stream_count(h), 4);
+	CHECK_EQ_INT(store_stream_counter(h, id[2], 2), -ESTALE);
+	CHECK_EQ_INT(store_stream_counter(h, id[7], 1), 0);
+	CHECK(!store_stream_known(h, id[1]));
+	CHECK(store_stream_known(h, id[2]) && store_stream_known(h, id[5]) && store_stream_known(h, id[6]));
+	store_free(s);
+
+	/* The default bound, 1024 streams: all found; the 1025th retires
+	 * the oldest. */
+	CHECK_EQ_INT(store_open(&s, tmpdir), 0);
+	CHECK_EQ_INT(store_host(s, "bound1024", &h, &cut), 0);
+	uint8_t sid[STORE_STREAM_ID_LEN];
+	for (unsigned i = 0; i < STORE_STREAMS_MAX; i++) {
+		sid_of(sid, 1000 + i);
+		CHECK_EQ_INT(store_stream_counter(h, sid, 1), 0);
+	}
+	CHECK_EQ_INT(store_stream_count(h), STORE_STREAMS_MAX);
+	for (unsigned i = 0; i < STORE_STREAMS_MAX; i++) {
+		sid_of(sid, 1000 + i);
+		CHECK(store_stream_known(h, sid));
+	}
+	sid_of(sid, 999);
+	CHECK(!store_stream_known(h, sid));
+	CHECK_EQ_INT(store_stream_counter(h, sid, 1), 0);
+	CHECK_EQ_INT(store_stream_count(h), STORE_STREAMS_MAX);
+	sid_of(sid, 1000);
+	CHECK(!store_stream_known(h, sid));
+	sid_of(sid, 1001);
+	CHECK(store_stream_known(h, sid));
+	CHECK_EQ_INT(store_commit(s), 0);
+	store_free(s);
+}
+
 int main(void)
 {
 	const char *base = getenv("TMPDIR");
@@ -826,6 +953,7 @@ int main(void)
 	test_torn_every_offset();
 	test_retention();
 	test_open_max();
+	test_streams_bound();
 	CHECK_EQ_INT(nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
 	return CHECK_DONE();
 }

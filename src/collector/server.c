@@ -67,6 +67,7 @@ struct conn {
 	 * stream, leaving events in the journal); until then it still counts
 	 * as a handshake in progress and its failures are rejects. */
 	bool confirmed;
+	uint64_t counter; /* msg1's handshake counter */
 	/* What the agent said about itself in msg1: information, never trusted. */
 	char claimed_host[PROTO_HOSTNAME_MAX + 1];
 	uint8_t claimed_machine[PROTO_MACHINE_ID_LEN];
@@ -126,6 +127,7 @@ static void conn_close(struct conn *c)
 		c->next->prev = c->prev;
 	if (c->confirmed) {
 		sv->stats.live--;
+		store_stream_hold(c->host, c->sid, false);
 		log_info("host %s: session from %s ended", store_host_name(c->host), c->peer);
 	}
 	noise_cipher_wipe(&c->tx);
@@ -393,7 +395,12 @@ static void handle_msg1(struct conn *c, const uint8_t *msg, size_t len)
 	memcpy(c->sid, hello + 10, PROTO_STREAM_ID_LEN);
 	memcpy(c->claimed_machine, hello + 26, PROTO_MACHINE_ID_LEN);
 	memcpy(c->claimed_host, claimed, sizeof(c->claimed_host));
-	r = store_stream_counter(c->host, c->sid, counter);
+	c->counter = counter;
+	/* A stream the host's table holds: the counter is checked and
+	 * persisted now, so a replayed msg1 is refused. A new one enters the
+	 * table only at key confirmation (conn_confirm): until then no
+	 * handshake can add to it or make it retire another. */
+	r = store_stream_known(c->host, c->sid) ? store_stream_counter(c->host, c->sid, counter) : 0;
 	if (r < 0) {
 		noise_handshake_wipe(&hs);
 		if (r != -ESTALE)
@@ -431,9 +438,21 @@ static void handle_msg1(struct conn *c, const uint8_t *msg, size_t len)
 }
 
 /* First decrypted message: the peer holds the session keys, so an older
- * connection of the same stream is stale (the agent only ever has one). */
-static void conn_confirm(struct conn *c)
+ * connection of the same stream is stale (the agent only ever has one).
+ * A stream new to the host enters its table now (which may retire a
+ * finished one, store.h); -errno when it cannot: still a handshake. */
+static int conn_confirm(struct conn *c)
 {
+	if (!store_stream_known(c->host, c->sid)) {
+		int r = store_stream_counter(c->host, c->sid, c->counter);
+		if (r < 0) {
+			if (r != -ESTALE && r != -EUSERS)
+				log_err("host %s: persist handshake counter: %s", store_host_name(c->host),
+					strerror(-r));
+			return r;
+		}
+	}
+	store_stream_hold(c->host, c->sid, true);
 	c->confirmed = true;
 	c->sv->nhandshaking--;
 	c->sv->stats.live++;
@@ -445,6 +464,7 @@ static void conn_confirm(struct conn *c)
 		    memcmp(o->sid, c->sid, PROTO_STREAM_ID_LEN) == 0)
 			conn_end(o, "replaced by a new session");
 	}
+	return 0;
 }
 
 /* Event numbers only the collector writes (docs/PROTOCOL.md 6.3): its
@@ -539,8 +559,9 @@ static int handle_transport(struct conn *c, const uint8_t *msg, size_t len)
 	int n = noise_decrypt(&c->rx, msg, len, sv->plain, PROTO_PLAIN_MAX);
 	if (n < 1)
 		return n < 0 ? n : -EPROTO;
-	if (!c->confirmed)
-		conn_confirm(c);
+	int r;
+	if (!c->confirmed && (r = conn_confirm(c)) < 0)
+		return r;
 	/* For --list-hosts and --silent; best effort (store.h). */
 	(void)store_host_contact(c->host, clock_usec(CLOCK_REALTIME));
 	switch (sv->plain[0]) {
@@ -617,9 +638,16 @@ static void conn_fail(struct conn *c, int r, bool framing)
 			     : r == -ECONNRESET ? "closed by agent"
 			     : r == -EBADMSG	? "message failed authentication"
 			     : r == -EPROTO	? "protocol violation"
+			     : r == -EUSERS	? "stream table of the host full of streams in use"
+			     : r == -ESTALE	? "replayed handshake (counter not above the stored one)"
 						: strerror(-r);
 	if (!c->confirmed) {
-		conn_reject(c, framing ? REJECT_FRAME : REJECT_HANDSHAKE, reason);
+		conn_reject(c,
+			    framing					? REJECT_FRAME
+			    : r == -ESTALE				? REJECT_REPLAY
+			    : r == -EUSERS || r == -EIO || r == -ENOSPC ? REJECT_STORE
+									: REJECT_HANDSHAKE,
+			    reason);
 		return;
 	}
 	if (r != -ECONNRESET)

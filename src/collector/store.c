@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "bytes.h"
 #include "checkpoint.h"
 #include "durable.h"
@@ -36,6 +38,11 @@ struct ahead {
 struct stream_state {
 	uint8_t id[STORE_STREAM_ID_LEN];
 	uint64_t counter; /* highest handshake counter, persisted */
+	/* When its counter was last set (the host's stream_tick), for the
+	 * least recently used order of the streams file; live sessions
+	 * holding it (store_stream_hold): a held stream is never retired. */
+	uint64_t used;
+	uint32_t refs;
 	uint64_t durable; /* every seq below is fsynced */
 	uint64_t pending; /* every seq below is in the journal or the buffer */
 	/* Highest stream seq + 1 of the stream's records stored in order (not
@@ -81,6 +88,13 @@ struct store_host {
 	uint8_t p_chain[SEGMENT_HASH_LEN];
 	struct stream_state *streams;
 	size_t nstreams;
+	/* Lookup of streams by id: open addressing over indexes into streams
+	 * (UINT32_MAX: empty), hcap a power of two >= 2 * nstreams, keyed by
+	 * SipHash with the store's random key so that an agent cannot choose
+	 * ids that collide. */
+	uint32_t *hidx;
+	size_t hcap;
+	uint64_t stream_tick;
 	uint8_t *buf; /* encoded entries awaiting store_commit */
 	size_t len, cap;
 	bool failed;
@@ -109,8 +123,10 @@ struct store {
 	 * closed to make room, and reopened when next written. */
 	size_t nopen, open_max;
 	uint64_t use_tick;
-	uint64_t reopens; /* files reopened after such a close */
-	unsigned format;  /* of the segments it creates: SEGMENT_VERSION but in tests */
+	uint64_t reopens;   /* files reopened after such a close */
+	unsigned format;    /* of the segments it creates: SEGMENT_VERSION but in tests */
+	size_t streams_max; /* per host (store_set_streams_max) */
+	uint8_t hash_key[crypto_shorthash_KEYBYTES];
 };
 
 /* A host's write buffer is freed in a commit it has nothing for when it
@@ -157,6 +173,8 @@ int store_open(struct store **ret, const char *state_dir)
 	}
 	s->lim.segment_size = STORE_SEGMENT_SIZE_DEFAULT;
 	s->format = SEGMENT_VERSION;
+	s->streams_max = STORE_STREAMS_MAX;
+	randombytes_buf(s->hash_key, sizeof(s->hash_key));
 	*ret = s;
 	return 0;
 }
@@ -340,6 +358,7 @@ static void host_free(struct store_host *h)
 	for (size_t i = 0; i < h->nstreams; i++)
 		free(h->streams[i].ahead);
 	free(h->streams);
+	free(h->hidx);
 	free(h->buf);
 	free(h);
 }
@@ -369,24 +388,88 @@ bool store_dirty(const struct store *s)
 	return s->dirty;
 }
 
+static size_t stream_hash(const struct store_host *h, const uint8_t sid[STORE_STREAM_ID_LEN])
+{
+	uint8_t out[crypto_shorthash_BYTES];
+	crypto_shorthash(out, sid, STORE_STREAM_ID_LEN, h->store->hash_key);
+	return (size_t)get_be64(out) & (h->hcap - 1);
+}
+
 static struct stream_state *stream_find(struct store_host *h, const uint8_t sid[STORE_STREAM_ID_LEN])
 {
-	for (size_t i = 0; i < h->nstreams; i++)
-		if (memcmp(h->streams[i].id, sid, STORE_STREAM_ID_LEN) == 0)
-			return &h->streams[i];
-	return NULL;
+	if (h->hcap == 0)
+		return NULL;
+	for (size_t i = stream_hash(h, sid);; i = (i + 1) & (h->hcap - 1)) {
+		if (h->hidx[i] == UINT32_MAX)
+			return NULL;
+		struct stream_state *st = &h->streams[h->hidx[i]];
+		if (memcmp(st->id, sid, STORE_STREAM_ID_LEN) == 0)
+			return st;
+	}
+}
+
+/* Rebuild the lookup for h->streams, at least cap slots (a power of two). */
+static int stream_rehash(struct store_host *h, size_t cap)
+{
+	uint32_t *n = malloc(cap * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	memset(n, 0xff, cap * sizeof(*n));
+	free(h->hidx);
+	h->hidx = n;
+	h->hcap = cap;
+	for (size_t k = 0; k < h->nstreams; k++) {
+		size_t i = stream_hash(h, h->streams[k].id);
+		while (n[i] != UINT32_MAX)
+			i = (i + 1) & (cap - 1);
+		n[i] = (uint32_t)k;
+	}
+	return 0;
 }
 
 static struct stream_state *stream_add(struct store_host *h, const uint8_t sid[STORE_STREAM_ID_LEN])
 {
+	if (h->nstreams >= UINT32_MAX - 1)
+		return NULL;
+	size_t cap = h->hcap ? h->hcap : 64;
+	while (cap < 2 * (h->nstreams + 1))
+		cap *= 2;
 	struct stream_state *n = realloc(h->streams, (h->nstreams + 1) * sizeof(*n));
 	if (!n)
 		return NULL;
 	h->streams = n;
-	struct stream_state *st = &n[h->nstreams++];
+	struct stream_state *st = &n[h->nstreams];
 	memset(st, 0, sizeof(*st));
 	memcpy(st->id, sid, STORE_STREAM_ID_LEN);
+	if (cap != h->hcap) {
+		h->nstreams++;
+		if (stream_rehash(h, cap) < 0) {
+			h->nstreams--;
+			return NULL;
+		}
+		return st;
+	}
+	size_t i = stream_hash(h, sid);
+	while (h->hidx[i] != UINT32_MAX)
+		i = (i + 1) & (h->hcap - 1);
+	h->hidx[i] = (uint32_t)h->nstreams++;
 	return st;
+}
+
+/* Forget stream k (the last one takes its place). */
+static void stream_remove(struct store_host *h, size_t k)
+{
+	free(h->streams[k].ahead);
+	h->streams[k] = h->streams[--h->nstreams];
+	/* Same capacity: cannot fail. */
+	uint32_t *idx = h->hidx;
+	memset(idx, 0xff, h->hcap * sizeof(*idx));
+	for (size_t j = 0; j < h->nstreams; j++) {
+		size_t i = stream_hash(h, h->streams[j].id);
+		while (idx[i] != UINT32_MAX)
+			i = (i + 1) & (h->hcap - 1);
+		idx[i] = (uint32_t)j;
+	}
 }
 
 /* ---- the ahead sets ---- */
@@ -488,9 +571,17 @@ static int streams_load(struct store_host *h)
 			return -ENOMEM;
 		}
 		st->counter = get_be64(p + STORE_STREAM_ID_LEN);
+		st->used = ++h->stream_tick; /* the file is in that order */
 	}
 	free(buf);
 	return 0;
+}
+
+static int by_used(const void *a, const void *b)
+{
+	const struct stream_state *x = *(const struct stream_state *const *)a;
+	const struct stream_state *y = *(const struct stream_state *const *)b;
+	return x->used < y->used ? -1 : x->used > y->used;
 }
 
 static int streams_save(struct store_host *h)
@@ -501,14 +592,23 @@ static int streams_save(struct store_host *h)
 		return r;
 	size_t len = 8 + h->nstreams * STREAMS_ENTRY;
 	uint8_t *buf = malloc(len);
-	if (!buf)
+	struct stream_state **order = malloc((h->nstreams + 1) * sizeof(*order));
+	if (!buf || !order) {
+		free(buf);
+		free(order);
 		return -ENOMEM;
+	}
+	/* Least recently used first: that order survives a restart. */
+	for (size_t i = 0; i < h->nstreams; i++)
+		order[i] = &h->streams[i];
+	qsort(order, h->nstreams, sizeof(*order), by_used);
 	memcpy(buf, STREAMS_MAGIC, 8);
 	for (size_t i = 0; i < h->nstreams; i++) {
 		uint8_t *p = buf + 8 + i * STREAMS_ENTRY;
-		memcpy(p, h->streams[i].id, STORE_STREAM_ID_LEN);
-		put_be64(p + STORE_STREAM_ID_LEN, h->streams[i].counter);
+		memcpy(p, order[i]->id, STORE_STREAM_ID_LEN);
+		put_be64(p + STORE_STREAM_ID_LEN, order[i]->counter);
 	}
+	free(order);
 	r = durable_replace(path, buf, len, 0640);
 	free(buf);
 	return r;
@@ -1087,6 +1187,13 @@ int store_host(struct store *s, const char *name, struct store_host **ret, long 
 	bool is_short = false;
 	if ((r = recover_active(h, &cut, &cut_at)) < 0 || (r = open_checkpoints(h, &is_short, &claimed)) < 0)
 		goto fail;
+	/* Recovery brings back the marks of streams whose records the active
+	 * segment holds, retired ones too (their event is in the journal):
+	 * those not in the streams file (counter 0, least recently used) go
+	 * again while the table is over its bound. */
+	for (size_t k = h->nstreams; k-- > 0 && h->nstreams > s->streams_max;)
+		if (h->streams[k].counter == 0 && h->streams[k].nahead == 0)
+			stream_remove(h, k);
 	s->nopen++;
 	h->counted = true;
 	h->used = ++s->use_tick;
@@ -1139,6 +1246,46 @@ fail:
 	return r;
 }
 
+/*
+ * The table is full: retire the least recently used stream that is
+ * finished (no live session holds it, nothing of it uncommitted, no
+ * early records), leaving a STORE_EV_STREAM_RETIRED event with what the
+ * table knew of it. -EUSERS when every stream is in use.
+ */
+static int stream_retire(struct store_host *h)
+{
+	size_t best = SIZE_MAX;
+	for (size_t k = 0; k < h->nstreams; k++) {
+		const struct stream_state *st = &h->streams[k];
+		if (st->refs == 0 && st->nahead == 0 && st->pending == st->durable &&
+		    (best == SIZE_MAX || st->used < h->streams[best].used))
+			best = k;
+	}
+	if (best == SIZE_MAX)
+		return -EUSERS;
+	const struct stream_state *st = &h->streams[best];
+	uint8_t fbuf[256];
+	char msg[200], hex[2 * STORE_STREAM_ID_LEN + 1];
+	struct record_fields fb = { .buf = fbuf, .cap = sizeof(fbuf) };
+	sodium_bin2hex(hex, sizeof(hex), st->id, STORE_STREAM_ID_LEN);
+	if (record_fields_add(&fb, "RETIRED_STREAM_ID", hex, strlen(hex)) < 0 ||
+	    record_fields_addf(&fb, "RETIRED_COUNTER", "%llu", (unsigned long long)st->counter) < 0 ||
+	    record_fields_addf(&fb, "RETIRED_STREAM_SEQ", "%llu", (unsigned long long)st->durable) < 0 ||
+	    record_fields_addf(&fb, "STREAMS_MAX", "%zu", h->store->streams_max) < 0)
+		return -ENOSPC;
+	snprintf(msg, sizeof(msg),
+		 "stream %.8s... retired from the stream table (full at %zu): handshake counter %llu, "
+		 "records below stream seq %llu stored",
+		 hex, h->store->streams_max, (unsigned long long)st->counter,
+		 (unsigned long long)st->durable);
+	int r = store_event(h, st->id, STORE_EV_STREAM_RETIRED, LOG_NOTICE, st->durable, NULL, msg, &fb,
+			    now_usec());
+	if (r < 0)
+		return r;
+	stream_remove(h, best);
+	return 0;
+}
+
 int store_stream_counter(struct store_host *h, const uint8_t sid[STORE_STREAM_ID_LEN], uint64_t counter)
 {
 	struct stream_state *st = stream_find(h, sid);
@@ -1146,21 +1293,52 @@ int store_stream_counter(struct store_host *h, const uint8_t sid[STORE_STREAM_ID
 		return -ESTALE;
 	bool added = false;
 	if (!st) {
+		int r;
+		while (h->nstreams >= h->store->streams_max)
+			if ((r = stream_retire(h)) < 0)
+				return r;
 		if (!(st = stream_add(h, sid)))
 			return -ENOMEM;
 		added = true;
 	}
-	uint64_t old = st->counter;
+	uint64_t old = st->counter, old_used = st->used;
 	st->counter = counter;
+	st->used = ++h->stream_tick;
 	int r = streams_save(h);
 	if (r < 0) {
 		/* Not persisted: forget it, so the same counter stays usable. */
 		if (added)
-			h->nstreams--;
-		else
+			stream_remove(h, (size_t)(st - h->streams));
+		else {
 			st->counter = old;
+			st->used = old_used;
+		}
 	}
 	return r;
+}
+
+bool store_stream_known(struct store_host *h, const uint8_t sid[STORE_STREAM_ID_LEN])
+{
+	return stream_find(h, sid) != NULL;
+}
+
+void store_stream_hold(struct store_host *h, const uint8_t sid[STORE_STREAM_ID_LEN], bool hold)
+{
+	struct stream_state *st = stream_find(h, sid);
+	if (st && hold)
+		st->refs++;
+	else if (st && st->refs > 0)
+		st->refs--;
+}
+
+size_t store_stream_count(const struct store_host *h)
+{
+	return h->nstreams;
+}
+
+void store_set_streams_max(struct store *s, size_t n)
+{
+	s->streams_max = n ? n : STORE_STREAMS_MAX;
 }
 
 uint64_t store_stream_hwm(struct store_host *h, const uint8_t sid[STORE_STREAM_ID_LEN])

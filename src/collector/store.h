@@ -65,6 +65,9 @@ bool store_name_valid(const char *name);
 /* Collector events of the store itself (source COLLECTOR; record.h has the protocol's). */
 #define STORE_EV_TORN_TAIL 64 /* TORN_BYTES, SEGMENT, SEGMENT_OFFSET */
 #define STORE_EV_SHORT 65     /* CHECKPOINT_RECORDS, JOURNAL_RECORDS: the journal ends before a checkpoint */
+/* A stream left the full stream table of its host (store_stream_counter):
+ * RETIRED_STREAM_ID, RETIRED_COUNTER, RETIRED_STREAM_SEQ, STREAMS_MAX. */
+#define STORE_EV_STREAM_RETIRED 66
 /* Event numbers kept for the collector's own events: a record from an
  * agent with one of these (or 7..9, record.h) is refused (PROTOCOL.md 6.3). */
 #define STORE_EV_RESERVED_MIN 64
@@ -131,9 +134,11 @@ const char *store_host_name(const struct store_host *h);
 
 /*
  * Handshake counter rule: counter must be higher than the highest seen
- * for (host, stream); it is then persisted before this returns 0.
- * -ESTALE for a replayed or old counter, other -errno when it could not
- * be persisted (the handshake must then fail).
+ * for (host, stream); it is then persisted before this returns 0. A
+ * stream not in the table is added (at the bound, after retiring one:
+ * store_set_streams_max). -ESTALE for a replayed or old counter, -EUSERS
+ * for a new stream when the table is full of streams in use, other
+ * -errno when it could not be persisted (the handshake must then fail).
  */
 __attribute__((warn_unused_result)) int store_stream_counter(struct store_host *h,
 							     const uint8_t sid[STORE_STREAM_ID_LEN],
@@ -141,6 +146,24 @@ __attribute__((warn_unused_result)) int store_stream_counter(struct store_host *
 
 /* Durable high-water mark of a stream (0 for an unknown stream). */
 uint64_t store_stream_hwm(struct store_host *h, const uint8_t sid[STORE_STREAM_ID_LEN]);
+
+/* Streams a host's table holds at most by default (store_set_streams_max):
+ * its streams file stays under 25 KiB. */
+#define STORE_STREAMS_MAX 1024
+/*
+ * The stream table of each host holds at most n streams (0: the
+ * default). A new stream beyond that retires the least recently used
+ * finished one (not held, nothing uncommitted, no early records), with a
+ * STORE_EV_STREAM_RETIRED event in the journal; when none is finished,
+ * store_stream_counter fails with -EUSERS.
+ */
+void store_set_streams_max(struct store *s, size_t n);
+/* Is sid in the host's table? (Constant time in the table size.) */
+bool store_stream_known(struct store_host *h, const uint8_t sid[STORE_STREAM_ID_LEN]);
+/* A live session holds its stream (hold true), or let it go (false). */
+void store_stream_hold(struct store_host *h, const uint8_t sid[STORE_STREAM_ID_LEN], bool hold);
+/* Streams in the host's table. */
+size_t store_stream_count(const struct store_host *h);
 
 /*
  * Append one record (its encoding enc/len, decoded as rec) of stream sid.

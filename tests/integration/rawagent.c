@@ -20,6 +20,7 @@
  *               event 7 (SESSION_START, the collector's)
  *   event64     BATCH, N = 1: an agent record with event 64 (STORE_EV_TORN_TAIL)
  *   urgent-short URGENT, N = 2 but one err record
+ *   silent      nothing after msg2 (no key confirmation)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -82,7 +83,8 @@ static void put_rec(uint8_t *plain, size_t *off, uint8_t source, uint8_t level, 
 	struct record r = { .source = source, .level = level, .event = event, .stream_seq = seq };
 	r.msg = (const uint8_t *)msg;
 	r.msg_len = (uint32_t)strlen(msg);
-	int n = record_encode(&r, plain + *off + PROTO_BATCH_REC_HDR, PROTO_PLAIN_MAX - *off - PROTO_BATCH_REC_HDR);
+	int n = record_encode(&r, plain + *off + PROTO_BATCH_REC_HDR,
+			      PROTO_PLAIN_MAX - *off - PROTO_BATCH_REC_HDR);
 	if (n < 0) {
 		fprintf(stderr, "rawagent: encode: %s\n", strerror(-n));
 		exit(1);
@@ -131,6 +133,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	if (strcmp(cs, "silent") == 0) {
+		/* msg2 and no transport message: never key-confirmed. */
+		close(fd);
+		printf("silent\n");
+		return 0;
+	}
 	char m1[128], m2[128];
 	snprintf(m1, sizeof(m1), "%s-%s-1", tok, cs);
 	snprintf(m2, sizeof(m2), "%s-%s-2", tok, cs);

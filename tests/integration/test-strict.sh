@@ -6,7 +6,8 @@
 # whole or not at all: nothing of it is stored and the session ends; a
 # record with an event number only the collector writes (7 SESSION_START,
 # 64 a store event) is refused the same way. A valid BATCH is stored and
-# acknowledged (the control).
+# acknowledged (the control). Handshakes that are never key-confirmed add
+# no stream to the host's table (issue 22, item 4).
 # Usage: test-strict.sh BUILD_DIR RAWAGENT
 BUILD=${1:?usage: test-strict.sh BUILD_DIR RAWAGENT}
 RAW=${2:?usage: test-strict.sh BUILD_DIR RAWAGENT}
@@ -50,4 +51,14 @@ for l in sys.stdin:
     if o.get("KMSG_EVENT") in ("session-start", "session-end", "torn-tail") and o.get("KMSG_SOURCE") != "collector":
         sys.exit("forged %s from source %s" % (o["KMSG_EVENT"], o.get("KMSG_SOURCE")))
 ' || die "a forged collector event is in the store"
-echo "PASS: valid BATCH stored and acked; 6 faulty messages stored nothing and ended their sessions"
+# Issue 22, item 4: a stream enters the host's stream table only at key
+# confirmation. Every session above confirmed (7 streams); handshakes
+# that never confirm add none.
+streams=$T/store/hosts/strict-host/streams
+[ "$(stat -c %s "$streams")" = $((8 + 7 * 24)) ] || die "streams file of $(stat -c %s "$streams") bytes, expected 7 streams"
+for i in 1 2 3; do
+	out=$(raw silent) || die "silent: rawagent failed: $out $(cat "$T/raw.err")"
+done
+sleep 0.2
+[ "$(stat -c %s "$streams")" = $((8 + 7 * 24)) ] || die "unconfirmed handshakes added streams: $(stat -c %s "$streams") bytes"
+echo "PASS: valid BATCH stored and acked; 6 faulty messages stored nothing and ended their sessions; unconfirmed handshakes added no stream"
