@@ -17,6 +17,7 @@ struct entry {
 	uint8_t key[16]; /* IPv4-mapped form, or the IPv6 /64 with the rest zero */
 	bool used;
 	uint32_t conns;
+	uint32_t hs;	 /* of them not yet key-confirmed */
 	uint64_t tokens; /* milli-tokens */
 	uint64_t stamp_ms;
 };
@@ -30,7 +31,8 @@ struct addrlimit {
 
 int addrlimit_new(struct addrlimit **ret, const struct addrlimit_conf *c)
 {
-	if (c->table_size < PROBES || c->burst == 0 || c->rate == 0 || c->max_conns == 0)
+	if (c->table_size < PROBES || c->burst == 0 || c->rate == 0 || c->max_conns == 0 || c->max_hs == 0 ||
+	    c->max_hs_prefix == 0)
 		return -EINVAL;
 	struct addrlimit *a = calloc(1, sizeof(*a));
 	if (!a)
@@ -56,10 +58,12 @@ void addrlimit_free(struct addrlimit *a)
 
 void addrlimit_reconf(struct addrlimit *a, const struct addrlimit_conf *c)
 {
-	if (c->rate && c->burst && c->max_conns) {
+	if (c->rate && c->burst && c->max_conns && c->max_hs && c->max_hs_prefix) {
 		a->c.rate = c->rate;
 		a->c.burst = c->burst;
 		a->c.max_conns = c->max_conns;
+		a->c.max_hs = c->max_hs;
+		a->c.max_hs_prefix = c->max_hs_prefix;
 	}
 }
 
@@ -97,7 +101,7 @@ static void refill(const struct addrlimit *a, struct entry *e, uint64_t now_ms)
 static bool idle(const struct addrlimit *a, struct entry *e, uint64_t now_ms)
 {
 	refill(a, e, now_ms);
-	return e->conns == 0 && e->tokens >= (uint64_t)a->c.burst * MILLI;
+	return e->conns == 0 && e->hs == 0 && e->tokens >= (uint64_t)a->c.burst * MILLI;
 }
 
 /* Find key; with create, take a free or idle slot among the probes. */
@@ -159,4 +163,63 @@ int addrlimit_handshake(struct addrlimit *a, const struct sockaddr *sa, uint64_t
 		return -EAGAIN;
 	e->tokens -= MILLI;
 	return 0;
+}
+
+/* The IPv6 /56 of sa as a table key, distinct from every /64 key (byte 15
+ * set, where a /64 key is zero); false for IPv4 and IPv4-mapped. */
+static bool key56_of(const struct sockaddr *sa, uint8_t key[16])
+{
+	uint8_t k[16];
+	key_of(sa, k);
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	if (sa->sa_family != AF_INET6 || memcmp(k, mapped, 12) == 0)
+		return false;
+	memset(key, 0, 16);
+	memcpy(key, k, 7);
+	key[15] = 0x56;
+	return true;
+}
+
+int addrlimit_hs_add(struct addrlimit *a, const struct sockaddr *sa, uint64_t now_ms)
+{
+	uint8_t key[16], k56[16];
+	key_of(sa, key);
+	struct entry *e = lookup(a, key, true, now_ms), *p = NULL;
+	if (!e)
+		return -ENOSPC;
+	if (e->hs >= a->c.max_hs)
+		return -EMFILE;
+	if (key56_of(sa, k56)) {
+		if (!(p = lookup(a, k56, true, now_ms)))
+			return -ENOSPC;
+		if (p->hs >= a->c.max_hs_prefix)
+			return -EUSERS;
+		p->hs++;
+	}
+	e->hs++;
+	return 0;
+}
+
+void addrlimit_hs_del(struct addrlimit *a, const struct sockaddr *sa)
+{
+	uint8_t key[16];
+	key_of(sa, key);
+	struct entry *e = lookup(a, key, false, 0);
+	if (e && e->hs > 0)
+		e->hs--;
+	if (key56_of(sa, key) && (e = lookup(a, key, false, 0)) && e->hs > 0)
+		e->hs--;
+}
+
+bool addrlimit_same(const struct sockaddr *x, const struct sockaddr *y, bool prefix)
+{
+	uint8_t kx[16], ky[16];
+	if (prefix) {
+		if (!key56_of(x, kx) || !key56_of(y, ky))
+			return false;
+	} else {
+		key_of(x, kx);
+		key_of(y, ky);
+	}
+	return memcmp(kx, ky, 16) == 0;
 }

@@ -36,6 +36,18 @@
 /* Outgoing bytes are only msg2 and acks; an agent that lets this much
  * pile up is not reading and is dropped. */
 #define SERVER_WBUF_CAP 4096
+/* Connections not yet key-confirmed per IPv4 address or IPv6 /64, and per
+ * IPv6 /56: a newcomer beyond either evicts the oldest of its group, and
+ * one beyond max_handshaking the oldest of all (docs/SECURITY.md 5). So
+ * silent or slow connections from a few addresses or one /56 never fill
+ * max_handshaking, and the oldest ones (the attacker's, held open) go
+ * first, not the newest (an agent's, whose msg1 follows its connect). */
+#define SERVER_ADDR_HANDSHAKING 8
+#define SERVER_PREFIX_HANDSHAKING 32
+/* Under pressure (more than half of max_handshaking in use) connections
+ * get this long, if shorter than handshake_timeout, for msg1 and again
+ * for key confirmation. */
+#define SERVER_PRESSURE_TIMEOUT_MS 1000
 
 enum conn_state {
 	CONN_HANDSHAKE, /* waiting for msg1 */
@@ -45,6 +57,8 @@ enum conn_state {
 struct conn {
 	struct server *sv;
 	struct conn *prev, *next;
+	/* Not yet key-confirmed: in the server's list of those, oldest first. */
+	struct conn *hs_prev, *hs_next;
 	int fd;
 	enum conn_state state;
 	char peer[INET6_ADDRSTRLEN + 8];
@@ -98,6 +112,7 @@ struct server {
 	struct listener listeners[COLLECTOR_MAX_LISTEN * 4];
 	size_t nlisteners;
 	struct conn *conns;
+	struct conn *hs_head, *hs_tail; /* not key-confirmed, by accept time */
 	size_t nconns, nhandshaking;
 	struct addrlimit *limit;
 	struct loop_timer *commit_timer;
@@ -110,6 +125,22 @@ struct server {
 	struct server_stats stats;
 };
 
+static void hs_unlink(struct conn *c)
+{
+	struct server *sv = c->sv;
+	if (c->hs_prev)
+		c->hs_prev->hs_next = c->hs_next;
+	else
+		sv->hs_head = c->hs_next;
+	if (c->hs_next)
+		c->hs_next->hs_prev = c->hs_prev;
+	else
+		sv->hs_tail = c->hs_prev;
+	c->hs_prev = c->hs_next = NULL;
+	addrlimit_hs_del(sv->limit, (struct sockaddr *)&c->addr);
+	sv->nhandshaking--;
+}
+
 static void conn_close(struct conn *c)
 {
 	struct server *sv = c->sv;
@@ -118,7 +149,7 @@ static void conn_close(struct conn *c)
 	addrlimit_conn_del(sv->limit, (struct sockaddr *)&c->addr);
 	sv->nconns--;
 	if (!c->confirmed)
-		sv->nhandshaking--;
+		hs_unlink(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -453,8 +484,8 @@ static int conn_confirm(struct conn *c)
 		}
 	}
 	store_stream_hold(c->host, c->sid, true);
+	hs_unlink(c);
 	c->confirmed = true;
-	c->sv->nhandshaking--;
 	c->sv->stats.live++;
 	put_session_event(c, RECORD_EV_SESSION_START, NULL);
 	struct conn *next;
@@ -701,6 +732,61 @@ static void on_conn(struct loop *l, int fd, uint32_t events, void *data)
 	frame_reader_shrink(&c->fr);
 }
 
+/*
+ * The connection to evict for a newcomer from sa: the oldest not
+ * key-confirmed one of the group (group 0: all; 1: sa's address or IPv6
+ * /64; 2: its IPv6 /56). One still waiting for msg1 goes before one that
+ * has had msg2 (that one passed mac1, a DH and the key and counter
+ * checks: nearly always an agent about to confirm).
+ */
+static struct conn *hs_victim(struct server *sv, const struct sockaddr *sa, int group)
+{
+	for (int pass = 0; pass < 2; pass++)
+		for (struct conn *c = sv->hs_head; c; c = c->hs_next)
+			if ((pass == 1 || c->state == CONN_HANDSHAKE) &&
+			    (group == 0 || addrlimit_same((struct sockaddr *)&c->addr, sa, group == 2)))
+				return c;
+	return NULL;
+}
+
+/*
+ * Room for one more connection that is not key-confirmed, from sa: the
+ * oldest such connection of its address (IPv6 /64), of its IPv6 /56, or
+ * of all, is evicted when that group is full. A victim whose msg1 is
+ * waiting in its socket (an agent that connected just before an
+ * attacker's burst) is handled first instead. On success sa's address
+ * counts the newcomer (addrlimit_hs_add); the caller adds it to
+ * nhandshaking.
+ */
+static int hs_room(struct server *sv, const struct sockaddr *sa, uint64_t now_ms)
+{
+	for (int tries = 0; tries < 64; tries++) {
+		struct conn *victim;
+		if (sv->nhandshaking >= (size_t)sv->conf->max_handshaking) {
+			victim = hs_victim(sv, sa, 0);
+		} else {
+			int r = addrlimit_hs_add(sv->limit, sa, now_ms);
+			if (r == 0)
+				return 0;
+			if (r != -EMFILE && r != -EUSERS)
+				return r;
+			victim = hs_victim(sv, sa, r == -EUSERS ? 2 : 1);
+		}
+		if (!victim)
+			return -EAGAIN;
+		if (victim->state == CONN_HANDSHAKE) {
+			int m = read_msg1(victim);
+			if (m == 1)
+				handle_msg1(victim, victim->hs_buf + FRAME_HDR, victim->hs_len - FRAME_HDR);
+			if (m != 0)
+				continue; /* handled, or rejected: look again */
+		}
+		conn_reject(victim, REJECT_EVICTED,
+			    "evicted: oldest connection not key-confirmed of a full group");
+	}
+	return -EAGAIN;
+}
+
 static void on_accept(struct loop *l, int fd, uint32_t events, void *data)
 {
 	struct listener *ln = data;
@@ -718,11 +804,14 @@ static void on_accept(struct loop *l, int fd, uint32_t events, void *data)
 		}
 		/* Limits first, before any memory is spent on the peer. */
 		int lim = 0;
-		if (sv->nconns >= (size_t)sv->conf->max_connections ||
-		    sv->nhandshaking >= (size_t)sv->conf->max_handshaking)
+		if (sv->nconns >= (size_t)sv->conf->max_connections)
 			lim = REJECT_BUSY;
 		else if (addrlimit_conn_add(sv->limit, (struct sockaddr *)&ss, loop_now_ms(l)) < 0)
 			lim = REJECT_ADDRESS;
+		else if (hs_room(sv, (struct sockaddr *)&ss, loop_now_ms(l)) < 0) {
+			addrlimit_conn_del(sv->limit, (struct sockaddr *)&ss);
+			lim = REJECT_ADDRESS;
+		}
 		if (lim) {
 			sv->stats.rejected[lim]++;
 			close(cfd);
@@ -730,6 +819,7 @@ static void on_accept(struct loop *l, int fd, uint32_t events, void *data)
 		}
 		struct conn *c = calloc(1, sizeof(*c));
 		if (!c) {
+			addrlimit_hs_del(sv->limit, (struct sockaddr *)&ss);
 			addrlimit_conn_del(sv->limit, (struct sockaddr *)&ss);
 			close(cfd);
 			log_warn("accept: out of memory");
@@ -750,6 +840,7 @@ static void on_accept(struct loop *l, int fd, uint32_t events, void *data)
 		int one = 1;
 		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (loop_add_fd(l, cfd, EPOLLIN, on_conn, c) < 0) {
+			addrlimit_hs_del(sv->limit, (struct sockaddr *)&ss);
 			addrlimit_conn_del(sv->limit, (struct sockaddr *)&ss);
 			sv->nconns--;
 			sv->nhandshaking--;
@@ -761,6 +852,12 @@ static void on_accept(struct loop *l, int fd, uint32_t events, void *data)
 		if (sv->conns)
 			sv->conns->prev = c;
 		sv->conns = c;
+		c->hs_prev = sv->hs_tail;
+		if (sv->hs_tail)
+			sv->hs_tail->hs_next = c;
+		else
+			sv->hs_head = c;
+		sv->hs_tail = c;
 	}
 }
 
@@ -770,6 +867,10 @@ static void on_tick(struct loop *l, struct loop_timer *t, void *data)
 	uint64_t now = loop_now_ms(l);
 	if (sv->commit_due && !sv->commit_timer)
 		on_commit(l, NULL, sv); /* from the loop: no connection is in use */
+	uint64_t hs_timeout = sv->conf->handshake_timeout_ms;
+	if (sv->nhandshaking * 2 > (size_t)sv->conf->max_handshaking &&
+	    hs_timeout > SERVER_PRESSURE_TIMEOUT_MS)
+		hs_timeout = SERVER_PRESSURE_TIMEOUT_MS;
 	struct conn *next;
 	for (struct conn *c = sv->conns; c; c = next) {
 		next = c->next;
@@ -777,7 +878,7 @@ static void on_tick(struct loop *l, struct loop_timer *t, void *data)
 		 * from msg2 to key confirmation: an unconfirmed session (a
 		 * replayed msg1 that got through, a peer that stalls) holds a
 		 * handshake slot, not a session. */
-		if (!c->confirmed && now - c->since_ms >= sv->conf->handshake_timeout_ms)
+		if (!c->confirmed && now - c->since_ms >= hs_timeout)
 			conn_reject(c, REJECT_TIMEOUT,
 				    c->state == CONN_HANDSHAKE ? "no handshake in time"
 							       : "key confirmation timed out");
@@ -804,16 +905,18 @@ static void limit_conf(const struct collector_conf *conf, struct addrlimit_conf 
 		.rate = (uint32_t)conf->addr_handshake_rate,
 		.burst = (uint32_t)conf->addr_handshake_burst,
 		.table_size = (uint32_t)conf->addr_table,
+		.max_hs = SERVER_ADDR_HANDSHAKING,
+		.max_hs_prefix = SERVER_PREFIX_HANDSHAKING,
 	};
 }
 
 const char *server_reject_name(enum server_reject r)
 {
 	static const char *const names[REJECT_KINDS] = {
-		[REJECT_FRAME] = "frame",     [REJECT_MAC1] = "mac1",	  [REJECT_HANDSHAKE] = "handshake",
-		[REJECT_UNKNOWN] = "unknown", [REJECT_REPLAY] = "replay", [REJECT_TIMEOUT] = "timeout",
-		[REJECT_STORE] = "store",     [REJECT_BUSY] = "busy",	  [REJECT_ADDRESS] = "address",
-		[REJECT_RATE] = "rate",
+		[REJECT_FRAME] = "frame",     [REJECT_MAC1] = "mac1",	    [REJECT_HANDSHAKE] = "handshake",
+		[REJECT_UNKNOWN] = "unknown", [REJECT_REPLAY] = "replay",   [REJECT_TIMEOUT] = "timeout",
+		[REJECT_STORE] = "store",     [REJECT_BUSY] = "busy",	    [REJECT_ADDRESS] = "address",
+		[REJECT_RATE] = "rate",	      [REJECT_EVICTED] = "evicted",
 	};
 	return r < REJECT_KINDS ? names[r] : "?";
 }
@@ -914,7 +1017,11 @@ static int listen_one(struct server *sv, const struct collector_listen *ls)
 		if (ai->ai_family == AF_INET6)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 		struct listener *ln = &sv->listeners[sv->nlisteners];
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0)
+		/* The kernel caps the backlog at net.core.somaxconn (4096 by
+		 * default): a connect flood overflows a short queue, and an
+		 * agent whose connection the queue drops waits 1 s or more
+		 * for the kernel's retransmission. */
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 65535) < 0)
 			r = -errno;
 		else
 			r = loop_add_fd(sv->loop, fd, EPOLLIN, on_accept, ln);

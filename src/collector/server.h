@@ -29,6 +29,7 @@ enum server_reject {
 	REJECT_BUSY,	  /* global connection or handshake limit reached */
 	REJECT_ADDRESS,	  /* per-address connection limit, or address table full */
 	REJECT_RATE,	  /* per-address handshake rate exceeded: no DH was done */
+	REJECT_EVICTED,	  /* not key-confirmed, the oldest of its full group: made room for a newer one */
 	REJECT_KINDS,
 };
 

@@ -577,11 +577,36 @@ static int streams_load(struct store_host *h)
 	return 0;
 }
 
-static int by_used(const void *a, const void *b)
+/* Sort by used, in place: no qsort, which may allocate and ask the
+ * kernel for the memory size (sysinfo: not in the collector's seccomp
+ * filter). A heap sort: n log n, no recursion. */
+static void sift(struct stream_state **v, size_t i, size_t n)
 {
-	const struct stream_state *x = *(const struct stream_state *const *)a;
-	const struct stream_state *y = *(const struct stream_state *const *)b;
-	return x->used < y->used ? -1 : x->used > y->used;
+	for (;;) {
+		size_t m = i, l = 2 * i + 1, r = l + 1;
+		if (l < n && v[l]->used > v[m]->used)
+			m = l;
+		if (r < n && v[r]->used > v[m]->used)
+			m = r;
+		if (m == i)
+			return;
+		struct stream_state *t = v[i];
+		v[i] = v[m];
+		v[m] = t;
+		i = m;
+	}
+}
+
+static void sort_by_used(struct stream_state **v, size_t n)
+{
+	for (size_t i = n / 2; i-- > 0;)
+		sift(v, i, n);
+	for (size_t k = n; k-- > 1;) {
+		struct stream_state *t = v[0];
+		v[0] = v[k];
+		v[k] = t;
+		sift(v, 0, k);
+	}
 }
 
 static int streams_save(struct store_host *h)
@@ -601,7 +626,7 @@ static int streams_save(struct store_host *h)
 	/* Least recently used first: that order survives a restart. */
 	for (size_t i = 0; i < h->nstreams; i++)
 		order[i] = &h->streams[i];
-	qsort(order, h->nstreams, sizeof(*order), by_used);
+	sort_by_used(order, h->nstreams);
 	memcpy(buf, STREAMS_MAGIC, 8);
 	for (size_t i = 0; i < h->nstreams; i++) {
 		uint8_t *p = buf + 8 + i * STREAMS_ENTRY;
