@@ -25,8 +25,8 @@ enum server_reject {
 	REJECT_UNKNOWN,	  /* static key not in the clients list */
 	REJECT_REPLAY,	  /* handshake counter not above the stored one */
 	REJECT_TIMEOUT,	  /* no complete msg1, or no key confirmation after msg2, in time */
-	REJECT_STORE,	  /* the host's store could not be opened or written */
-	REJECT_BUSY,	  /* global connection or handshake limit reached */
+	REJECT_STORE,	  /* the host's store could not be opened or written, or its stream table is full */
+	REJECT_BUSY,	  /* global connection limit (max_connections) reached */
 	REJECT_ADDRESS,	  /* per-address connection limit, or address table full */
 	REJECT_RATE,	  /* per-address handshake rate exceeded: no DH was done */
 	REJECT_EVICTED,	  /* not key-confirmed, the oldest of its full group: made room for a newer one */
