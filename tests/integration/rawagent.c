@@ -99,7 +99,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: rawagent HOST PORT COLLECTOR_PUB_FILE AGENT_KEY_FILE CASE TOKEN\n");
 		return 1;
 	}
-	const char *cs = argv[5], *tok = argv[6];
+	/* Never NULL (argc is 7); said so for the compiler's format checks. */
+	const char *cs = argv[5] ? argv[5] : "", *tok = argv[6] ? argv[6] : "";
 	uint8_t cpub[32], priv[32];
 	if (key_read_public_file(argv[3], cpub) < 0 || key_read_private_file(argv[4], priv) < 0) {
 		fprintf(stderr, "rawagent: cannot read the keys\n");
