@@ -8,8 +8,8 @@ DST6 for IPv6), half silent, half slow (the 2-byte header of a msg1-sized
 frame, then one byte every 2 s); every connection that closes is opened
 again at once. Prints, once a second, how many are open.
 
-trials N CMD...: run CMD (rawagent, case "good") N times, 100 ms apart;
-a trial succeeds when it prints "acked 2" within 1 s. Prints every
+trials N LIMIT CMD...: run CMD (rawagent, case "good") N times, 100 ms
+apart; a trial succeeds when it prints "acked 2" within LIMIT seconds. Prints every
 duration, then the summary line "trials: OK/N ok, ...".
 """
 import errno
@@ -95,12 +95,12 @@ def attack(args):
 
 
 def trials(args):
-    n, cmd = int(args[0]), args[1:]
+    n, limit, cmd = int(args[0]), float(args[1]), args[2:]
     ok, times = 0, []
     for i in range(n):
         t0 = time.monotonic()
         try:
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=1)
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
             good = p.stdout.strip() == "acked 2"
         except subprocess.TimeoutExpired:
             good = False

@@ -10,7 +10,11 @@
 #   apart: at least 99 must complete within 1 s;
 # - a kmsg-shipper session opened before the attack is untouched: one
 #   session throughout, and a line written during the attack arrives;
-# - the collector's memory stays bounded (VmRSS sampled, printed).
+# - the collector's memory stays bounded (VmRSS sampled, printed; under
+#   64 MiB).
+# With sanitized binaries (ASan: several times the CPU per connection, and
+# a quarantine that holds freed memory) the handshakes get 3 s and the
+# memory is only printed.
 # Skips (77) where network namespaces cannot be made (not root, no ip).
 # Usage: test-lockout.sh BUILD_DIR RAWAGENT
 BUILD=${1:?usage: test-lockout.sh BUILD_DIR RAWAGENT}
@@ -18,6 +22,12 @@ RAW=${2:?usage: test-lockout.sh BUILD_DIR RAWAGENT}
 NAME=lockout
 . "$(dirname "$0")/lib.sh"
 LOCKPY=$(dirname "$0")/lockout.py
+LIMIT=1 RSS_MAX=65536
+if [ -n "${ASAN_OPTIONS:-}${UBSAN_OPTIONS:-}" ] ||
+	grep -Eq '"name": *"b_sanitize", *"value": *\[? *"[^n"]' "$BUILD/meson-info/intro-buildoptions.json" 2>/dev/null; then
+	LIMIT=3 RSS_MAX=
+	echo "sanitized binaries: handshakes within $LIMIT s, memory not bounded by the test"
+fi
 
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root for network namespaces"; exit 77; }
 command -v ip >/dev/null || { echo "SKIP: no ip(8)"; exit 77; }
@@ -74,7 +84,6 @@ SHIPPER_PID=$!
 echo "6,1,1000,-;$NAME-$RUNID-before" >>"$T/kmsg.file"
 echo "$NAME-$RUNID-before 6 0" >"$T/expect"
 verify lock-host "$T/expect" 30
-sessions0=$(grep -c 'session from 10.78.1.2:.* resuming at' "$T/collector.log")
 
 ulimit -n 65536 2>/dev/null || ulimit -n 8192
 ip netns exec "$NS_A" $PY "$LOCKPY" attack 60 10.78.0.1 fd78:0:0:100::1 "$PORT" 64 $SRCS >"$T/attack.log" 2>&1 &
@@ -89,11 +98,11 @@ for _ in $(seq 10); do sleep 0.5; sample_rss; done
 tail -n 1 "$T/attack.log"
 ( while :; do sleep 0.5; awk '/^VmRSS/ { print $2 }' "/proc/$COLLECTOR_PID/status" 2>/dev/null; done ) >"$T/rss.txt" &
 EXTRA_PIDS="$EXTRA_PIDS $!"
-ing $PY "$LOCKPY" trials 100 "$RAW" 10.78.1.1 "$PORT" "$T/collector.pub" "$T/agent.key" good "raw-$RUNID" >"$T/trials.log" 2>&1
+ing $PY "$LOCKPY" trials 100 "$LIMIT" "$RAW" 10.78.1.1 "$PORT" "$T/collector.pub" "$T/agent.key" good "raw-$RUNID" >"$T/trials.log" 2>&1
 trials_rc=$?
 # The same from an address the attacker uses too (10.78.0.10, the first
 # of the attacker's namespace): measured and printed.
-ina $PY "$LOCKPY" trials 100 "$RAW" 10.78.0.1 "$PORT" "$T/collector.pub" "$T/agent.key" good "raw-$RUNID" >"$T/trials-shared.log" 2>&1
+ina $PY "$LOCKPY" trials 100 "$LIMIT" "$RAW" 10.78.0.1 "$PORT" "$T/collector.pub" "$T/agent.key" good "raw-$RUNID" >"$T/trials-shared.log" 2>&1
 if ! kill -0 "$COLLECTOR_PID" 2>/dev/null; then
 	wait "$COLLECTOR_PID"
 	st=$?
@@ -112,12 +121,8 @@ if command -v nstat >/dev/null; then
 	echo "collector's listen queue: $(inc nstat -az TcpExtListenOverflows TcpExtListenDrops 2>/dev/null | awk '/Tcp/ { printf "%s %s ", $1, $2 }')"
 fi
 echo "collector VmRSS at most $rss_max KiB during the attack"
-[ "$trials_rc" = 0 ] || die "fewer than 99 of 100 handshakes within 1 s: $(grep -c FAILED "$T/trials.log") failed"
-sessions1=$(grep -c 'session from 10.78.1.2:.* resuming at' "$T/collector.log")
-rawn=$(grep -c "^trial .*: ok" "$T/trials.log")
-# The shipper's session: no new handshake of it; rawagent's are the others.
-[ $((sessions1 - sessions0)) -le 100 ] || die "the running session was interrupted ($((sessions1 - sessions0)) handshakes from the agent's address, 100 trials)"
-grep -q "shipper.*resuming" "$T/collector.log" && true
+[ "$trials_rc" = 0 ] || die "fewer than 99 of 100 handshakes within $LIMIT s: $(grep -c FAILED "$T/trials.log") failed"
+# The agent's running session: never a second one.
 [ "$(grep -c 'connected to collector' "$T/shipper.log")" = 1 ] || die "the agent's running session was interrupted: $(grep -c 'connected to collector' "$T/shipper.log") sessions"
-[ "$rss_max" -lt 65536 ] || die "collector VmRSS reached $rss_max KiB"
+[ -z "$RSS_MAX" ] || [ "$rss_max" -lt "$RSS_MAX" ] || die "collector VmRSS reached $rss_max KiB"
 echo "PASS: $(grep '^trials:' "$T/trials.log"); running session untouched; collector VmRSS <= $rss_max KiB; $(tail -n 1 "$T/attack.log")"
