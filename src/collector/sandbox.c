@@ -99,6 +99,11 @@ static const int collector_calls[] = {
 	SYS_uname,
 	/* libsodium's randombytes (Noise ephemerals) */
 	SYS_getrandom,
+	/* glibc's qsort asks for the memory size (sysconf(_SC_PHYS_PAGES))
+	 * the first time it sorts more than 1 KiB: the segments of a host
+	 * with more than 42 of them, when it is opened after the sandbox is
+	 * in place (tests/integration/test-many-segments.sh) */
+	SYS_sysinfo,
 	/* network: agents (accept4, TCP), syslog and sd_notify (AF_UNIX) */
 	SYS_accept4,
 	SYS_connect,

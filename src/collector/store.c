@@ -577,9 +577,10 @@ static int streams_load(struct store_host *h)
 	return 0;
 }
 
-/* Sort by used, in place: no qsort, which may allocate and ask the
- * kernel for the memory size (sysinfo: not in the collector's seccomp
- * filter). A heap sort: n log n, no recursion. */
+/* Sort by used, in place: a heap sort (n log n, no recursion, no
+ * allocation), where glibc's qsort may allocate, and the first time asks
+ * the kernel for the memory size (sysinfo, which the sandbox allows only
+ * since it was found doing that). */
 static void sift(struct stream_state **v, size_t i, size_t n)
 {
 	for (;;) {
