@@ -26,6 +26,7 @@
 #include "summary.h"
 #include "timestamp.h"
 #include "verify.h"
+#include "checkpoint.h"
 
 #define TIME_HELP \
 	"expected YYYY-MM-DD [HH:MM[:SS]], today, yesterday, now, @SECONDS or a relative time such as -1h"
@@ -647,6 +648,15 @@ static int show_report(struct options *o)
 			if (sel && summary_find_boot(&hs[i], &o->boot, boot) < 0)
 				continue;
 			any = true;
+			/* What the collector acknowledged counts as known (acked-lost when gone). */
+			char apath[PATH_MAX];
+			struct acked ak;
+			snprintf(apath, sizeof(apath), "%s/%s", query_host_path(q, i), ACKED_FILE);
+			if (hs[i].gaps && acked_load(apath, &ak) == 0) {
+				for (size_t k = 0; k < ak.nstreams; k++)
+					(void)!gaps_acked(hs[i].gaps, ak.streams[k].id, ak.streams[k].hwm);
+				acked_free(&ak);
+			}
 			if (gaps_report(hs[i].gaps, hs[i].name, sel ? (const uint8_t(*)[16])boot : NULL, 1,
 					fmt != SUMMARY_TEXT, fmt == SUMMARY_JSON_PRETTY, stdout) > 0)
 				missing = true;

@@ -65,6 +65,11 @@ bool store_name_valid(const char *name);
 /* Collector events of the store itself (source COLLECTOR; record.h has the protocol's). */
 #define STORE_EV_TORN_TAIL 64 /* TORN_BYTES, SEGMENT, SEGMENT_OFFSET */
 #define STORE_EV_SHORT 65     /* CHECKPOINT_RECORDS, JOURNAL_RECORDS: the journal ends before a checkpoint */
+/* ACKED_RECORDS, JOURNAL_RECORDS: the journal ends before what was acknowledged (the acked file) */
+#define STORE_EV_ACKED_LOST 66
+/* COMMITTED_RECORDS, COMMITTED_END, COMMITTED_CHAIN, REASON: an agent's commitment names what the journal no
+ * longer holds */
+#define STORE_EV_TAMPER 67
 
 struct store_limits {
 	uint64_t segment_size;	/* seal a segment at this size */
