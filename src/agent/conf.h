@@ -46,6 +46,7 @@ struct agent_conf {
 	unsigned long long heartbeat_ms;
 	unsigned long long backoff_max_ms;
 	unsigned long long session_max_ms;
+	bool padding; /* network.padding */
 };
 
 /*

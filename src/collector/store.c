@@ -1906,3 +1906,58 @@ int store_retention(struct store *s, uint64_t now)
 	}
 	return first;
 }
+
+/* ---- commitments (commitment.h) ---- */
+
+void store_host_mark(const struct store_host *h, uint64_t *records, uint64_t *end, uint8_t chain[32])
+{
+	const struct seg_meta *a = &h->segs[h->nsegs - 1];
+	*records = h->recno;
+	*end = h->recno == a->first_recno && h->nsegs > 1 ? a->base : a->base + a->size;
+	memcpy(chain, h->chain, 32);
+}
+
+int store_check_commitment(struct store_host *h, uint64_t records, uint64_t end, const uint8_t chain[32],
+			   const char **why)
+{
+	if (records > h->recno) {
+		*why = "the journal holds fewer records";
+		return -ESTALE;
+	}
+	if (records == 0)
+		return 0;
+	/* The segment whose bytes end at end: its last 32 are the chain value
+	 * of the entry ending there (docs/STORE.md, "Segment file"). */
+	for (size_t i = h->nsegs; i-- > 0;) {
+		const struct seg_meta *m = &h->segs[i];
+		if (end > m->base + m->size)
+			break;
+		if (end <= m->base)
+			continue;
+		if (end - m->base < SEGMENT_HASH_LEN) {
+			*why = "no record ends at that position";
+			return -ESTALE;
+		}
+		char path[PATH_MAX + 32];
+		int r = host_path(h, path, sizeof(path), m->base, SEGMENT_SUFFIX);
+		if (r < 0)
+			return r;
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		uint8_t got[SEGMENT_HASH_LEN];
+		r = pread_all(fd, got, sizeof(got), (off_t)(end - m->base - SEGMENT_HASH_LEN));
+		close(fd);
+		if (r < 0)
+			return r == -ENODATA ? -ESTALE : r;
+		if (memcmp(got, chain, SEGMENT_HASH_LEN) != 0) {
+			*why = "another chain value at that position: records were rewritten";
+			return -ESTALE;
+		}
+		return 0;
+	}
+	if (h->nsegs && end <= h->segs[0].base)
+		return -ENOENT; /* removed by retention: nothing to compare */
+	*why = "the journal ends before that position";
+	return -ESTALE;
+}

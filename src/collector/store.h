@@ -212,3 +212,17 @@ bool store_host_failed(const struct store_host *h);
  * -errno (what could be removed was).
  */
 __attribute__((warn_unused_result)) int store_retention(struct store *s, uint64_t now_usec);
+
+/* The host's journal as of the last commit: records, the position just
+ * after the last one, its chain value (what a commitment names). */
+void store_host_mark(const struct store_host *h, uint64_t *records, uint64_t *end, uint8_t chain[32]);
+
+/*
+ * Does the journal hold what a commitment names: a record records-1
+ * ending at position end with chain value chain? 0 yes (or records 0),
+ * -ESTALE no (*why says how it differs), -ENOENT those records were
+ * removed by retention (nothing to compare), another -errno.
+ */
+__attribute__((warn_unused_result)) int store_check_commitment(struct store_host *h, uint64_t records,
+							       uint64_t end, const uint8_t chain[32],
+							       const char **why);
