@@ -75,8 +75,8 @@ static void usage(FILE *f)
 		   "            what is damaged, changing nothing; exit 0 clean, 1 damaged\n"
 		   "  --print-commitment\n"
 		   "            print the newest commitment of each collector to its\n"
-		   "            journal (STATE_DIR/commitments), for kmsgctl --verify\n"
-		   "            --commitments; exit 1 when there is none\n"
+		   "            journal (STATE_DIR/commitments), for kmsgctl to check;\n"
+		   "            exit 1 when there is none\n"
 		   "  -h        this help\n"
 		   "  --version print the version\n");
 }
