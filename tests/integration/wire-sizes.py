@@ -7,18 +7,24 @@
 import socket, sys, threading
 
 listen_port, target_port, log = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+cut = int(sys.argv[4]) if len(sys.argv) > 4 else 0
 lock = threading.Lock()
 out = open(log, "a", buffering=1)
 
-def pump(src, dst, tag):
+def pump(src, dst, tag, cut_after_first=False):
     buf = b""
     try:
         while True:
             d = src.recv(65536)
             if not d:
                 break
-            dst.sendall(d)
             buf += d
+            if cut_after_first and len(buf) >= 2 and len(buf) >= 2 + int.from_bytes(buf[:2], "big"):
+                with lock:
+                    out.write("%s %d\ncut\n" % (tag, 2 + int.from_bytes(buf[:2], "big")))
+                break
+            if not cut_after_first:
+                dst.sendall(d)
             while len(buf) >= 2:
                 n = int.from_bytes(buf[:2], "big")
                 if len(buf) < 2 + n:
@@ -47,5 +53,9 @@ while True:
         continue
     with lock:
         out.write("session\n")
+    if cut > 0:
+        cut -= 1
+        threading.Thread(target=pump, args=(a, c, "A", True), daemon=True).start()
+        continue
     threading.Thread(target=pump, args=(a, c, "A"), daemon=True).start()
     threading.Thread(target=pump, args=(c, a, "C"), daemon=True).start()

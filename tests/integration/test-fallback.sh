@@ -1,0 +1,48 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+# Compatibility of the hello flags (docs/PROTOCOL.md 1.3, 7.1): a proxy
+# plays a collector from before them for the first session, closing it
+# right after msg1 as such a collector does with a hello that has flags.
+# The agent must fall back to the hello without flags (a msg1 of 155 + H
+# bytes), which the current collector must take as from an older agent:
+# 9-byte welcome, ACKs of 27 bytes, no padding, no commitments; the
+# records arrive, once each.
+# Usage: test-fallback.sh BUILD_DIR
+BUILD=${1:?usage: test-fallback.sh BUILD_DIR}
+NAME=fallback
+. "$(dirname "$0")/lib.sh"
+
+make_keys
+: >"$T/kmsg.file"
+: >"$T/expect"
+for i in $(seq 1 20); do
+	echo "6,$((i - 1)),$((1000 + i)),-;$NAME-$RUNID-$i" >>"$T/kmsg.file"
+	echo "$NAME-$RUNID-$i 6 0" >>"$T/expect"
+done
+write_configs "fallback-host" "$T/kmsg.file"
+CPORT=$PORT
+PPORT=$(free_port)
+sed -i -e "s/port = $CPORT;/port = $PPORT;/" "$T/shipper.conf"
+: >"$T/sizes"
+$PY "$(dirname "$0")/wire-sizes.py" "$PPORT" "$CPORT" "$T/sizes" 1 &
+EXTRA_PIDS="$EXTRA_PIDS $!"
+start_collector
+start_shipper
+wait_sessions 1
+verify fallback-host "$T/expect" 30
+sleep 2.5 # a heartbeat and its ACK
+grep -q "offered to it for 10 minutes" "$T/shipper.log" || die "the agent did not log its fallback"
+hlen=$(hostname | wc -c)
+hlen=$((hlen - 1))
+[ "$hlen" -gt 64 ] && hlen=64
+# First session: msg1 with flags (2 + 112 + 43 + H + 48), cut. Second:
+# msg1 without (2 + 155 + H), msg2 of 59, ACKs of 27.
+first=$(awk '$1 == "A" { print $2; exit }' "$T/sizes")
+[ "$first" = $((2 + 203 + hlen)) ] || die "first msg1 is $first bytes, expected $((2 + 203 + hlen)) (with COMMIT): $(head -5 "$T/sizes")"
+second=$(awk '$1 == "A" { n++; if (n == 2) { print $2; exit } }' "$T/sizes")
+[ "$second" = $((2 + 155 + hlen)) ] || die "msg1 after the fallback is $second bytes, expected $((2 + 155 + hlen)): $(head -8 "$T/sizes")"
+msg2=$(awk '$1 == "C" { print $2; exit }' "$T/sizes")
+[ "$msg2" = 59 ] || die "msg2 is $msg2 bytes, expected 59 (9-byte welcome)"
+acks=$(awk '$1 == "C" { n++; if (n > 1) print $2 }' "$T/sizes" | sort -u | tr '\n' ' ')
+[ "$acks" = "27 " ] || die "ACKs are $acks bytes, expected 27 only"
+echo "PASS: msg1 $first bytes cut; fallback msg1 $second, msg2 $msg2, ACKs $acks; records delivered"
