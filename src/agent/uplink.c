@@ -180,8 +180,14 @@ static void fail(struct uplink *u, const char *why)
 		u->urgent_pause_target = u->target;
 		u->urgent_pause_until_ms = loop_now_ms(u->loop) + UPLINK_URGENT_PAUSE_MS;
 	}
-	if (u->state == UP_HANDSHAKE && u->offered && why &&
-	    strcmp(why, "connection closed by collector") == 0) {
+	bool closed = why && strcmp(why, "connection closed by collector") == 0;
+	if (u->state == UP_HANDSHAKE && !u->offered && closed && u->legacy_until_ms &&
+	    u->legacy_target == u->target) {
+		/* The plain hello is refused too: the collector is not one from
+		 * before the flags, it refuses for another reason (busy, rate,
+		 * replay). Offer them again from the next attempt. */
+		u->legacy_until_ms = 0;
+	} else if (u->state == UP_HANDSHAKE && u->offered && closed) {
 		log_notice("collector %s closed the connection after a handshake offering extensions: none "
 			   "offered to it for %d minutes (a collector from before them closes on them; "
 			   "padding and commitments are off meanwhile)",

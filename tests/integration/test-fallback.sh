@@ -6,7 +6,9 @@
 # The agent must fall back to the hello without flags (a msg1 of 155 + H
 # bytes), which the current collector must take as from an older agent:
 # 9-byte welcome, ACKs of 27 bytes, no padding, no commitments; the
-# records arrive, once each.
+# records arrive, once each. Then a collector that refuses the plain hello
+# too (the proxy cuts two sessions) is no older collector: the third
+# attempt offers the extensions again and gets them (padded ACKs).
 # Usage: test-fallback.sh BUILD_DIR
 BUILD=${1:?usage: test-fallback.sh BUILD_DIR}
 NAME=fallback
@@ -45,4 +47,31 @@ msg2=$(awk '$1 == "C" { print $2; exit }' "$T/sizes")
 [ "$msg2" = 59 ] || die "msg2 is $msg2 bytes, expected 59 (9-byte welcome)"
 acks=$(awk '$1 == "C" { n++; if (n > 1) print $2 }' "$T/sizes" | sort -u | tr '\n' ' ')
 [ "$acks" = "27 " ] || die "ACKs are $acks bytes, expected 27 only"
-echo "PASS: msg1 $first bytes cut; fallback msg1 $second, msg2 $msg2, ACKs $acks; records delivered"
+echo "fallback: msg1 $first bytes cut; fallback msg1 $second, msg2 $msg2, ACKs $acks; records delivered"
+
+kill "$SHIPPER_PID"
+wait "$SHIPPER_PID" 2>/dev/null
+SHIPPER_PID=
+kill "$COLLECTOR_PID"
+wait "$COLLECTOR_PID" 2>/dev/null
+COLLECTOR_PID=
+rm -rf "$T/store" "$T/spool" "$T/collector.log" "$T/shipper.log"
+write_configs "fallback-host" "$T/kmsg.file"
+CPORT=$PORT
+PPORT=$(free_port)
+sed -i -e "s/port = $CPORT;/port = $PPORT;/" "$T/shipper.conf"
+: >"$T/sizes2"
+$PY "$(dirname "$0")/wire-sizes.py" "$PPORT" "$CPORT" "$T/sizes2" 2 &
+EXTRA_PIDS="$EXTRA_PIDS $!"
+start_collector
+start_shipper
+wait_sessions 1
+verify fallback-host "$T/expect" 30
+sleep 1
+m1=$(awk '$1 == "A" { n++; if (n <= 3) printf "%s ", $2 }' "$T/sizes2")
+[ "$m1" = "$((2 + 203 + hlen)) $((2 + 155 + hlen)) $((2 + 203 + hlen)) " ] ||
+	die "msg1 sizes $m1, expected with flags, plain, with flags again"
+acks=$(awk '$1 == "C" { n++; if (n > 1) print $2 }' "$T/sizes2" | sort -u | tr '\n' ' ')
+[ "$acks" = "514 " ] || die "after offering again, ACKs are $acks bytes, expected 514 (padded)"
+echo "refused plain hello: msg1 sizes $m1; ACKs $acks"
+echo "PASS: fallback for a collector from before the flags, and not for one that refuses plain hellos too"
