@@ -144,6 +144,7 @@ int agent_conf_load(struct agent_conf *c, const char *path, const char **err)
 		r |= cfg_duration_ms(g, "network.session_lifetime", false, 1000,
 				     PROTO_SESSION_MAX_SECONDS * 1000ull, &c->session_max_ms);
 		r |= cfg_bool(g, "network.padding", false, &c->padding);
+		r |= cfg_bool(g, "network.require_extensions", false, &c->require_extensions);
 		if (r == 0)
 			r = load_collectors(c);
 		if (r == 0)

@@ -402,6 +402,7 @@ static struct uplink_conf uplink_conf_of(const struct agent_conf *c)
 		.heartbeat_ms = c->heartbeat_ms,
 		.session_max_ms = c->session_max_ms,
 		.padding = c->padding,
+		.require_extensions = c->require_extensions,
 	};
 }
 

@@ -187,7 +187,7 @@ static void fail(struct uplink *u, const char *why)
 		 * before the flags, it refuses for another reason (busy, rate,
 		 * replay). Offer them again from the next attempt. */
 		u->legacy_until_ms = 0;
-	} else if (u->state == UP_HANDSHAKE && u->offered && closed) {
+	} else if (u->state == UP_HANDSHAKE && u->offered && closed && !u->conf.require_extensions) {
 		log_notice("collector %s closed the connection after a handshake offering extensions: none "
 			   "offered to it for %d minutes (a collector from before them closes on them; "
 			   "padding and commitments are off meanwhile)",
@@ -443,7 +443,7 @@ static int send_msg1(struct uplink *u)
 	memcpy(h.stream_id, u->st->id, PROTO_STREAM_ID_LEN);
 	hostinfo_machine_id(h.machine_id);
 	bool legacy = u->legacy_until_ms && u->legacy_target == u->target &&
-		      loop_now_ms(u->loop) < u->legacy_until_ms;
+		      loop_now_ms(u->loop) < u->legacy_until_ms && !u->conf.require_extensions;
 	u->offered = legacy ? 0 : PROTO_HELLO_F_COMMIT | (u->conf.padding ? PROTO_HELLO_F_PAD : 0);
 	u->accepted = 0;
 	h.flags = u->offered;
@@ -475,6 +475,12 @@ static int handle_msg2(struct uplink *u, const uint8_t *msg, size_t len)
 				      &hwm, &u->accepted);
 	if (r < 0)
 		return r;
+	if (u->conf.require_extensions && u->accepted != u->offered) {
+		log_warn("collector %s did not accept the extensions offered (0x%02x of 0x%02x), which "
+			 "network.require_extensions requires",
+			 target_name(u), u->accepted, u->offered);
+		return -EPROTO;
+	}
 	uint64_t from = hwm;
 	if (u->acked_max > hwm && u->acked_max_target != u->target) {
 		/* Another collector holds hwm .. acked_max - 1: this one
@@ -833,6 +839,7 @@ void uplink_set_conf(struct uplink *u, const struct uplink_conf *c)
 	u->conf.heartbeat_ms = c->heartbeat_ms;
 	u->conf.session_max_ms = c->session_max_ms;
 	u->conf.padding = c->padding; /* from the next session */
+	u->conf.require_extensions = c->require_extensions;
 	if (keep)
 		return;
 	/* The collector in use moved or left the list: start over from the

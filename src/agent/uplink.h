@@ -33,6 +33,9 @@ struct uplink_conf {
 	uint64_t heartbeat_ms; /* idle time before a heartbeat; the peer is dead after 2x */
 	uint64_t session_max_ms;
 	bool padding; /* offer padded transport messages (network.padding) */
+	/* Never fall back to a hello without extensions; a collector that
+	 * does not accept all offered is a failed attempt. */
+	bool require_extensions;
 };
 
 struct uplink;

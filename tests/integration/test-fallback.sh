@@ -8,7 +8,8 @@
 # 9-byte welcome, ACKs of 27 bytes, no padding, no commitments; the
 # records arrive, once each. Then a collector that refuses the plain hello
 # too (the proxy cuts two sessions) is no older collector: the third
-# attempt offers the extensions again and gets them (padded ACKs).
+# attempt offers the extensions again and gets them (padded ACKs). With
+# network.require_extensions the agent never falls back.
 # Usage: test-fallback.sh BUILD_DIR
 BUILD=${1:?usage: test-fallback.sh BUILD_DIR}
 NAME=fallback
@@ -74,4 +75,30 @@ m1=$(awk '$1 == "A" { n++; if (n <= 3) printf "%s ", $2 }' "$T/sizes2")
 acks=$(awk '$1 == "C" { n++; if (n > 1) print $2 }' "$T/sizes2" | sort -u | tr '\n' ' ')
 [ "$acks" = "514 " ] || die "after offering again, ACKs are $acks bytes, expected 514 (padded)"
 echo "refused plain hello: msg1 sizes $m1; ACKs $acks"
-echo "PASS: fallback for a collector from before the flags, and not for one that refuses plain hellos too"
+
+# network.require_extensions: no fallback, the next hello has flags again.
+kill "$SHIPPER_PID"
+wait "$SHIPPER_PID" 2>/dev/null
+SHIPPER_PID=
+kill "$COLLECTOR_PID"
+wait "$COLLECTOR_PID" 2>/dev/null
+COLLECTOR_PID=
+rm -rf "$T/store" "$T/spool" "$T/collector.log" "$T/shipper.log"
+write_configs "fallback-host" "$T/kmsg.file"
+CPORT=$PORT
+PPORT=$(free_port)
+sed -i -e "s/port = $CPORT;/port = $PPORT;/" -e 's/heartbeat = "2s";/heartbeat = "2s"; require_extensions = true;/' "$T/shipper.conf"
+grep -q "require_extensions = true" "$T/shipper.conf" || die "shipper.conf: require_extensions not set"
+: >"$T/sizes3"
+$PY "$(dirname "$0")/wire-sizes.py" "$PPORT" "$CPORT" "$T/sizes3" 1 &
+EXTRA_PIDS="$EXTRA_PIDS $!"
+start_collector
+start_shipper
+wait_sessions 1
+verify fallback-host "$T/expect" 30
+m1=$(awk '$1 == "A" { n++; if (n <= 2) printf "%s ", $2 }' "$T/sizes3")
+[ "$m1" = "$((2 + 203 + hlen)) $((2 + 203 + hlen)) " ] ||
+	die "with require_extensions, msg1 sizes $m1, expected with flags twice"
+grep -q "offered to it for 10 minutes" "$T/shipper.log" && die "with require_extensions the agent fell back"
+echo "require_extensions: msg1 sizes $m1"
+echo "PASS: fallback for a collector from before the flags, not for one that refuses plain hellos too, never with require_extensions"
