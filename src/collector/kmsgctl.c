@@ -591,6 +591,7 @@ static int show_report(struct options *o)
 {
 	struct query *q = NULL;
 	struct host_summary *hs = NULL;
+	struct acked *acks = NULL;
 	size_t n = 0, nabsent = 0;
 	int ret = 1;
 	uint64_t now = timestamp_now();
@@ -615,7 +616,19 @@ static int show_report(struct options *o)
 		goto done;
 	}
 	bool failed = false;
+	/* --gaps: the collector's acked marks, read before the journal, so
+	 * that a commit between the two cannot make present records look
+	 * lost (the marks are written after the records). */
+	acks = o->cmd == CMD_GAPS ? calloc(n ? n : 1, sizeof(*acks)) : NULL;
+	if (o->cmd == CMD_GAPS && !acks) {
+		fprintf(stderr, "kmsgctl: %s\n", strerror(ENOMEM));
+		goto done;
+	}
 	for (size_t i = 0; i < n; i++) {
+		char apath[PATH_MAX];
+		if (acks && (size_t)snprintf(apath, sizeof(apath), "%s/%s", query_host_path(q, i),
+					     ACKED_FILE) < sizeof(apath))
+			(void)!acked_load(apath, &acks[i]);
 		int r = summary_scan(query_host_name(q, i), query_host_path(q, i),
 				     o->cmd == CMD_LIST_HOSTS || o->cmd == CMD_GAPS, &hs[i]);
 		if (r == -EBADMSG) {
@@ -666,14 +679,8 @@ static int show_report(struct options *o)
 				continue;
 			any = true;
 			/* What the collector acknowledged counts as known (acked-lost when gone). */
-			char apath[PATH_MAX];
-			struct acked ak;
-			snprintf(apath, sizeof(apath), "%s/%s", query_host_path(q, i), ACKED_FILE);
-			if (hs[i].gaps && acked_load(apath, &ak) == 0) {
-				for (size_t k = 0; k < ak.nstreams; k++)
-					(void)!gaps_acked(hs[i].gaps, ak.streams[k].id, ak.streams[k].hwm);
-				acked_free(&ak);
-			}
+			for (size_t k = 0; hs[i].gaps && k < acks[i].nstreams; k++)
+				(void)!gaps_acked(hs[i].gaps, acks[i].streams[k].id, acks[i].streams[k].hwm);
 			if (gaps_report(hs[i].gaps, hs[i].name, sel ? (const uint8_t(*)[16])boot : NULL, 1,
 					fmt != SUMMARY_TEXT, fmt == SUMMARY_JSON_PRETTY, stdout) > 0)
 				missing = true;
@@ -686,6 +693,9 @@ static int show_report(struct options *o)
 	}
 	ret = failed ? 1 : 0;
 done:
+	for (size_t i = 0; acks && i < n; i++)
+		acked_free(&acks[i]);
+	free(acks);
 	for (size_t i = 0; hs && i < n; i++)
 		summary_free(&hs[i]);
 	free(hs);
