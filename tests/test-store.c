@@ -540,7 +540,8 @@ static void test_torn_every_offset(void)
 	len = (size_t)ends[3];
 	orig = malloc(len);
 	CHECK(orig && read_file(p, orig, len) == (ssize_t)len);
-	/* The checkpoints would (rightly) call every cut a truncation: not this test's point. */
+	/* The checkpoints and the acked mark would (rightly) call every cut a
+	 * truncation: not this test's point. */
 	host_path(q, sizeof(q), "torn", CHECKPOINT_FILE);
 	for (off_t at = ends[0]; orig && at <= ends[3]; at++) {
 		uint64_t whole = 0;
@@ -548,6 +549,9 @@ static void test_torn_every_offset(void)
 			whole++;
 		CHECK_EQ_INT(durable_replace(p, orig, (size_t)at, 0640), 0);
 		CHECK_EQ_INT(unlink(q), 0);
+		host_path(q, sizeof(q), "torn", ACKED_FILE);
+		(void)unlink(q); /* the acked mark too (test-acked-cut.sh checks it) */
+		host_path(q, sizeof(q), "torn", CHECKPOINT_FILE);
 		CHECK_EQ_INT(store_open(&s, tmpdir), 0);
 		CHECK_EQ_INT(store_host(s, "torn", &h, &cut), 0);
 		CHECK_EQ_INT(cut, at - ends[whole]);

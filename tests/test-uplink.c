@@ -112,10 +112,14 @@ static void fake_msg1(struct fake *f, const uint8_t *msg, size_t len)
 	CHECK_EQ_INT(noise_handshake_init(&hs, false, (const uint8_t *)PROTO_PROLOGUE, PROTO_PROLOGUE_LEN,
 					  f->priv, NULL),
 		     0);
-	CHECK(noise_read_msg1(&hs, msg, len - PROTO_MAC1_LEN, hello, sizeof(hello)) > 0);
-	uint8_t welcome[PROTO_WELCOME_LEN] = { PROTO_VERSION };
+	int hl = noise_read_msg1(&hs, msg, len - PROTO_MAC1_LEN, hello, sizeof(hello));
+	CHECK(hl > 1);
+	/* A hello with flags gets the extended welcome; the fake accepts
+	 * none of them (plain transport messages, no commitments). */
+	uint8_t welcome[PROTO_WELCOME_EXT_LEN] = { PROTO_VERSION };
 	put_be64(welcome + 1, 0);
-	int n = noise_write_msg2(&hs, welcome, sizeof(welcome), out + FRAME_HDR, 256);
+	size_t wlen = hl > 1 && hello[1] ? PROTO_WELCOME_EXT_LEN : PROTO_WELCOME_LEN;
+	int n = noise_write_msg2(&hs, welcome, wlen, out + FRAME_HDR, 256);
 	CHECK(n > 0);
 	CHECK_EQ_INT(noise_split(&hs, &f->tx, &f->rx), 0);
 	frame_put_header(out, (size_t)n);

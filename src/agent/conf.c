@@ -102,6 +102,7 @@ int agent_conf_load(struct agent_conf *c, const char *path, const char **err)
 	c->heartbeat_ms = 20000;
 	c->backoff_max_ms = 60000;
 	c->session_max_ms = PROTO_SESSION_MAX_SECONDS * 1000ull;
+	c->padding = true;
 	int level = 3;
 
 	int r = cfg_load(&c->cfg, path);
@@ -142,6 +143,8 @@ int agent_conf_load(struct agent_conf *c, const char *path, const char **err)
 		r |= cfg_duration_ms(g, "network.backoff_max", false, 1000, 86400000, &c->backoff_max_ms);
 		r |= cfg_duration_ms(g, "network.session_lifetime", false, 1000,
 				     PROTO_SESSION_MAX_SECONDS * 1000ull, &c->session_max_ms);
+		r |= cfg_bool(g, "network.padding", false, &c->padding);
+		r |= cfg_bool(g, "network.require_extensions", false, &c->require_extensions);
 		if (r == 0)
 			r = load_collectors(c);
 		if (r == 0)

@@ -46,6 +46,8 @@ struct agent_conf {
 	unsigned long long heartbeat_ms;
 	unsigned long long backoff_max_ms;
 	unsigned long long session_max_ms;
+	bool padding;		 /* network.padding */
+	bool require_extensions; /* network.require_extensions */
 };
 
 /*

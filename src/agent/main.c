@@ -30,6 +30,7 @@
 #include "source.h"
 #include "stream.h"
 #include "uplink.h"
+#include "witness.h"
 
 struct agent {
 	struct agent_conf conf; /* as started: what needs a restart comes from here */
@@ -43,6 +44,7 @@ struct agent {
 	struct spool *q;
 	struct loop_timer *sync_timer;
 	struct uplink *up;
+	struct witness *witness;
 	struct jsource *js; /* NULL: journal input off */
 	struct pstore *ps;  /* NULL: pstore input off */
 	/* The journal cursor of the newest burst, saved once the spool has
@@ -64,12 +66,17 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: kmsg-shipper [-dn] [-c FILE]\n"
 		   "       kmsg-shipper [-c FILE] --spool-check[=DIR]\n"
+		   "       kmsg-shipper [-c FILE] --print-commitment\n"
 		   "  -c FILE   configuration file (default " KS_SHIPPER_CONF ")\n"
 		   "  -d        debug: log to stderr, verbosely\n"
 		   "  -n        check the configuration and exit\n"
 		   "  --spool-check[=DIR]\n"
 		   "            report what the spool (default STATE_DIR/spool) holds and\n"
 		   "            what is damaged, changing nothing; exit 0 clean, 1 damaged\n"
+		   "  --print-commitment\n"
+		   "            print the newest commitment of each collector to its\n"
+		   "            journal (STATE_DIR/commitments), for kmsgctl to check;\n"
+		   "            exit 1 when there is none\n"
 		   "  -h        this help\n"
 		   "  --version print the version\n");
 }
@@ -394,6 +401,8 @@ static struct uplink_conf uplink_conf_of(const struct agent_conf *c)
 		.connect_timeout_ms = c->connect_timeout_ms,
 		.heartbeat_ms = c->heartbeat_ms,
 		.session_max_ms = c->session_max_ms,
+		.padding = c->padding,
+		.require_extensions = c->require_extensions,
 	};
 }
 
@@ -547,12 +556,13 @@ int main(int argc, char **argv)
 {
 	const char *conf_path = KS_SHIPPER_CONF;
 	int debug = 0, check = 0;
-	bool spool_check_opt = false;
+	bool spool_check_opt = false, print_commitment = false;
 	const char *spool_check_dir = NULL;
 	static const struct option opts[] = {
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "spool-check", optional_argument, NULL, 'S' },
+		{ "print-commitment", no_argument, NULL, 'P' },
 		{ 0 },
 	};
 	int c;
@@ -574,6 +584,9 @@ int main(int argc, char **argv)
 			spool_check_opt = true;
 			spool_check_dir = optarg;
 			break;
+		case 'P':
+			print_commitment = true;
+			break;
 		case 'V':
 			printf("kmsg-shipper %s\n", KS_VERSION);
 			return 0;
@@ -587,7 +600,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	log_open("kmsg-shipper", debug || check || spool_check_opt);
+	log_open("kmsg-shipper", debug || check || spool_check_opt || print_commitment);
 	if (sodium_init() < 0) {
 		log_err("libsodium: initialisation failed");
 		return 1;
@@ -604,6 +617,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_set_level(debug ? LOG_DEBUG : a.conf.log_level);
+	if (print_commitment) {
+		r = witness_print(a.conf.state_dir, stdout);
+		if (r <= 0)
+			log_err("%s/%s: %s", a.conf.state_dir, WITNESS_FILE,
+				r == 0 || r == -ENOENT ? "no commitment yet" : strerror(-r));
+		agent_conf_free(&a.conf);
+		return r > 0 ? 0 : 1;
+	}
 	if (spool_check_opt) {
 		char dir[4096];
 		if ((size_t)snprintf(dir, sizeof(dir), "%s/spool", a.conf.state_dir) >= sizeof(dir))
@@ -656,6 +677,12 @@ int main(int argc, char **argv)
 		log_err("start: %s", strerror(-r));
 		goto out;
 	}
+	/* Without it the agent still ships; it only keeps no commitments. */
+	if ((r = witness_open(&a.witness, a.conf.state_dir)) < 0)
+		log_err("%s/%s: %s; collectors' commitments are not kept", a.conf.state_dir, WITNESS_FILE,
+			strerror(-r));
+	else
+		uplink_set_witness(a.up, a.witness);
 	/* Resume after the last kernel record the spool holds. */
 	struct source_position pos = { .from_now = a.conf.kmsg_from_now };
 	pos.have_cursor = spool_cursor(a.q, pos.boot_id, &pos.kmsg_seq) == 1;
@@ -700,6 +727,7 @@ int main(int argc, char **argv)
 out:
 	sodium_memzero(priv, sizeof(priv));
 	uplink_free(a.up);
+	witness_free(a.witness);
 	source_free(a.src);
 	if (a.sync_timer)
 		loop_timer_cancel(a.loop, a.sync_timer);

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "commitment.h"
 #include "noise.h"
 #include "proto.h"
 
@@ -24,6 +25,10 @@ struct session_hello {
 	uint8_t stream_id[PROTO_STREAM_ID_LEN];
 	uint8_t machine_id[PROTO_MACHINE_ID_LEN];
 	const char *hostname; /* cut to PROTO_HOSTNAME_MAX bytes */
+	uint8_t flags;	      /* PROTO_HELLO_F_* offered; 0: the hello of before the flags */
+	/* With PROTO_HELLO_F_COMMIT: the newest commitment held of this
+	 * collector (NULL: none, sent as zeros). */
+	const struct commitment *presented;
 };
 
 /*
@@ -60,3 +65,26 @@ __attribute__((warn_unused_result)) int session_read_msg2(struct noise_handshake
 __attribute__((warn_unused_result)) int session_read_transport(struct noise_cipher *rx, const uint8_t *msg,
 							       size_t len, uint64_t acked, uint64_t sent_next,
 							       uint8_t *plain, uint64_t *ret_hwm);
+
+/*
+ * session_read_msg2 for a hello that offered flags: the welcome must then
+ * be the extended one (PROTO_WELCOME_EXT_LEN) whose accepted flags are a
+ * subset of offered (set in *ret_flags); with offered 0, the same as
+ * session_read_msg2 (*ret_flags = 0).
+ */
+__attribute__((warn_unused_result)) int session_read_msg2_ext(struct noise_handshake *hs, const uint8_t *msg,
+							      size_t len, uint64_t next_seq, uint8_t offered,
+							      struct noise_cipher *tx,
+							      struct noise_cipher *rx, uint64_t *ret_hwm,
+							      uint8_t *ret_flags);
+
+/*
+ * session_read_transport for a session with the accepted flags: with
+ * PROTO_HELLO_F_PAD the message is unpadded first (pad.h; bad padding is
+ * -EPROTO); with PROTO_HELLO_F_COMMIT an ACK must carry a commitment of
+ * this stream (stream_id), decoded into *ret_commit.
+ */
+__attribute__((warn_unused_result)) int session_read_transport_ext(
+	struct noise_cipher *rx, const uint8_t *msg, size_t len, uint64_t acked, uint64_t sent_next,
+	uint8_t flags, const uint8_t stream_id[PROTO_STREAM_ID_LEN], uint8_t *plain, uint64_t *ret_hwm,
+	struct commitment *ret_commit);

@@ -17,9 +17,11 @@
 #include "hostinfo.h"
 #include "log.h"
 #include "noise.h"
+#include "pad.h"
 #include "proto.h"
 #include "session.h"
 #include "uplink.h"
+#include "witness.h"
 
 /* Batches are built only while less than this is waiting in the socket
  * buffer of our own: TCP flow control does the rest. */
@@ -37,6 +39,10 @@
  * unknown type (docs/PROTOCOL.md 5.9); without the pause every session
  * would end the same way while a backlog waits. */
 #define UPLINK_URGENT_PAUSE_MS (10 * 60 * 1000)
+/* A collector that closed right after a msg1 offering extensions (hello
+ * flags) gets hellos without them for this long: it may be one from
+ * before the flags, which rejects them (docs/PROTOCOL.md 7.1). */
+#define UPLINK_LEGACY_MS (10 * 60 * 1000)
 
 enum uplink_state {
 	UP_IDLE,       /* waiting for the reconnect timer */
@@ -102,6 +108,15 @@ struct uplink {
 	 * delay, not the collector's silence. */
 	int heartbeat_out;
 	uint64_t heartbeat_sent_ms;
+
+	/* Extensions (hello flags): offered in this attempt's msg1, accepted
+	 * by the collector's welcome; a collector that seems to predate them
+	 * gets none until legacy_until_ms. */
+	uint8_t offered, accepted;
+	size_t legacy_target;
+	uint64_t legacy_until_ms; /* 0: none */
+	uint8_t *padbuf;	  /* PROTO_PLAIN_MAX: a padded plaintext */
+	struct witness *witness;  /* commitments kept (NULL: none) */
 
 	struct uplink_stats stats;
 };
@@ -177,6 +192,21 @@ static void fail(struct uplink *u, const char *why)
 		u->urgent_pause_target = u->target;
 		u->urgent_pause_until_ms = loop_now_ms(u->loop) + UPLINK_URGENT_PAUSE_MS;
 	}
+	bool closed = why && strcmp(why, "connection closed by collector") == 0;
+	if (u->state == UP_HANDSHAKE && !u->offered && closed && u->legacy_until_ms &&
+	    u->legacy_target == u->target) {
+		/* The plain hello is refused too: the collector is not one from
+		 * before the flags, it refuses for another reason (busy, rate,
+		 * replay). Offer them again from the next attempt. */
+		u->legacy_until_ms = 0;
+	} else if (u->state == UP_HANDSHAKE && u->offered && closed && !u->conf.require_extensions) {
+		log_notice("collector %s closed the connection after a handshake offering extensions: none "
+			   "offered to it for %d minutes (a collector from before them closes on them; "
+			   "padding and commitments are off meanwhile)",
+			   target_name(u), UPLINK_LEGACY_MS / 60000);
+		u->legacy_target = u->target;
+		u->legacy_until_ms = loop_now_ms(u->loop) + UPLINK_LEGACY_MS;
+	}
 	drop_connection(u, why);
 	if (worked) {
 		u->lost_ms = loop_now_ms(u->loop);
@@ -243,6 +273,19 @@ static int put_transport(struct uplink *u, const uint8_t *p, size_t plen)
 		u->wlen -= u->woff;
 		u->woff = 0;
 	}
+	if (u->accepted & PROTO_HELLO_F_PAD) {
+		/* The real length inside the encryption, sizes from a few (pad.h). */
+		int pn = pad_wrap(u->padbuf, PROTO_PLAIN_MAX, p, plen);
+		if (pn < 0)
+			return pn;
+		p = u->padbuf;
+		plen = (size_t)pn;
+		if (u->wlen + FRAME_HDR + plen + NOISE_TAG_LEN > UPLINK_WBUF_CAP && u->woff > 0) {
+			memmove(u->wbuf, u->wbuf + u->woff, u->wlen - u->woff);
+			u->wlen -= u->woff;
+			u->woff = 0;
+		}
+	}
 	if (u->wlen + FRAME_HDR + plen + NOISE_TAG_LEN > UPLINK_WBUF_CAP)
 		return -ENOBUFS;
 	int n = noise_encrypt(&u->tx, p, plen, u->wbuf + u->wlen + FRAME_HDR,
@@ -253,6 +296,12 @@ static int put_transport(struct uplink *u, const uint8_t *p, size_t plen)
 	u->wlen += FRAME_HDR + (size_t)n;
 	u->session_msgs++;
 	return 0;
+}
+
+/* The largest message of this session: padding takes its length field. */
+static size_t plain_max(const struct uplink *u)
+{
+	return u->accepted & PROTO_HELLO_F_PAD ? PAD_MSG_MAX : PROTO_PLAIN_MAX;
 }
 
 /* Build the next BATCH into plain: spooled records from send_next on, as
@@ -276,7 +325,7 @@ static int build_batch(struct uplink *u, uint64_t limit)
 			break;
 		if (r < 0)
 			return r;
-		if (seq >= limit || off + PROTO_BATCH_REC_HDR + len > PROTO_PLAIN_MAX)
+		if (seq >= limit || off + PROTO_BATCH_REC_HDR + len > plain_max(u))
 			break;
 		put_be32(u->plain + off, (uint32_t)len);
 		memcpy(u->plain + off + PROTO_BATCH_REC_HDR, rec, len);
@@ -324,7 +373,7 @@ static int put_urgent(struct uplink *u, uint64_t limit)
 				from = seqs[i] + 1;
 				continue;
 			}
-			if (off + PROTO_BATCH_REC_HDR + len > PROTO_PLAIN_MAX || count == UINT16_MAX) {
+			if (off + PROTO_BATCH_REC_HDR + len > plain_max(u) || count == UINT16_MAX) {
 				full = true;
 				break;
 			}
@@ -414,6 +463,12 @@ static int send_msg1(struct uplink *u)
 	h.hostname = host;
 	memcpy(h.stream_id, u->st->id, PROTO_STREAM_ID_LEN);
 	hostinfo_machine_id(h.machine_id);
+	bool legacy = u->legacy_until_ms && u->legacy_target == u->target &&
+		      loop_now_ms(u->loop) < u->legacy_until_ms && !u->conf.require_extensions;
+	u->offered = legacy ? 0 : PROTO_HELLO_F_COMMIT | (u->conf.padding ? PROTO_HELLO_F_PAD : 0);
+	u->accepted = 0;
+	h.flags = u->offered;
+	h.presented = u->witness ? witness_get(u->witness, t->pub) : NULL;
 	int n = session_write_msg1(&u->hs, u->priv, t->pub, &h, u->wbuf + FRAME_HDR,
 				   UPLINK_WBUF_CAP - FRAME_HDR);
 	if (n < 0)
@@ -437,9 +492,16 @@ static void ack(struct uplink *u, uint64_t hwm)
 static int handle_msg2(struct uplink *u, const uint8_t *msg, size_t len)
 {
 	uint64_t hwm;
-	int r = session_read_msg2(&u->hs, msg, len, spool_next_seq(u->q), &u->tx, &u->rx, &hwm);
+	int r = session_read_msg2_ext(&u->hs, msg, len, spool_next_seq(u->q), u->offered, &u->tx, &u->rx,
+				      &hwm, &u->accepted);
 	if (r < 0)
 		return r;
+	if (u->conf.require_extensions && u->accepted != u->offered) {
+		log_warn("collector %s did not accept the extensions offered (0x%02x of 0x%02x), which "
+			 "network.require_extensions requires",
+			 target_name(u), u->accepted, u->offered);
+		return -EPROTO;
+	}
 	uint64_t from = hwm;
 	if (u->acked_max > hwm && u->acked_max_target != u->target) {
 		/* Another collector holds hwm .. acked_max - 1: this one
@@ -492,9 +554,15 @@ static int handle_msg2(struct uplink *u, const uint8_t *msg, size_t len)
 static int handle_transport(struct uplink *u, const uint8_t *msg, size_t len)
 {
 	uint64_t hwm;
-	int r = session_read_transport(&u->rx, msg, len, u->acked, u->send_next, u->rplain, &hwm);
+	struct commitment cm;
+	int r = session_read_transport_ext(&u->rx, msg, len, u->acked, u->send_next, u->accepted, u->st->id,
+					   u->rplain, &hwm, &cm);
 	if (r < 0)
 		return r;
+	if ((u->accepted & PROTO_HELLO_F_COMMIT) && u->witness) {
+		witness_put(u->witness, u->conf.targets[u->target].pub, &cm);
+		(void)witness_save(u->witness, loop_now_ms(u->loop));
+	}
 	/* PROTO_MSG_ACK: the collector works; a later break starts over
 	 * from the first collector without backoff. */
 	ack(u, hwm);
@@ -665,6 +733,9 @@ static void on_tick(struct loop *l, struct loop_timer *t, void *data)
 	struct uplink *u = data;
 	uint64_t now = loop_now_ms(l);
 	u->tick = NULL;
+	/* A commitment newer than the one saved: at most a second late. */
+	if (u->witness)
+		(void)witness_save(u->witness, now);
 	if ((u->state == UP_CONNECTING || u->state == UP_HANDSHAKE) &&
 	    now - u->since_ms > u->conf.connect_timeout_ms) {
 		fail(u, u->state == UP_CONNECTING ? "connect timed out" : "handshake timed out");
@@ -713,11 +784,13 @@ int uplink_new(struct uplink **ret, struct loop *l, const struct uplink_conf *c,
 	u->plain = malloc(PROTO_PLAIN_MAX);
 	u->uplain = malloc(PROTO_PLAIN_MAX);
 	u->rplain = malloc(PROTO_PLAIN_MAX);
-	if (!u->wbuf || !u->plain || !u->uplain || !u->rplain) {
+	u->padbuf = malloc(PROTO_PLAIN_MAX);
+	if (!u->wbuf || !u->plain || !u->uplain || !u->rplain || !u->padbuf) {
 		free(u->wbuf);
 		free(u->plain);
 		free(u->uplain);
 		free(u->rplain);
+		free(u->padbuf);
 		free(u);
 		return -ENOMEM;
 	}
@@ -768,7 +841,15 @@ void uplink_free(struct uplink *u)
 	if (u->rplain)
 		sodium_memzero(u->rplain, PROTO_PLAIN_MAX);
 	free(u->rplain);
+	free(u->padbuf);
+	if (u->witness && witness_save(u->witness, 0) < 0)
+		log_warn("save %s: %s", WITNESS_FILE, strerror(errno));
 	free(u);
+}
+
+void uplink_set_witness(struct uplink *u, struct witness *w)
+{
+	u->witness = w;
 }
 
 static bool same_target(const struct uplink_target *a, const struct uplink_target *b)
@@ -795,6 +876,8 @@ void uplink_set_conf(struct uplink *u, const struct uplink_conf *c)
 	u->conf.connect_timeout_ms = c->connect_timeout_ms;
 	u->conf.heartbeat_ms = c->heartbeat_ms;
 	u->conf.session_max_ms = c->session_max_ms;
+	u->conf.padding = c->padding; /* from the next session */
+	u->conf.require_extensions = c->require_extensions;
 	if (keep)
 		return;
 	/* The collector in use moved or left the list: start over from the

@@ -11,6 +11,7 @@
  */
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "loop.h"
@@ -31,6 +32,10 @@ struct uplink_conf {
 	uint64_t connect_timeout_ms;
 	uint64_t heartbeat_ms; /* idle time before a heartbeat; the peer is dead after 2x */
 	uint64_t session_max_ms;
+	bool padding; /* offer padded transport messages (network.padding) */
+	/* Never fall back to a hello without extensions; a collector that
+	 * does not accept all offered is a failed attempt. */
+	bool require_extensions;
 };
 
 struct uplink;
@@ -67,3 +72,8 @@ void uplink_get_stats(const struct uplink *u, struct uplink_stats *st);
 void uplink_set_conf(struct uplink *u, const struct uplink_conf *c);
 /* Send CLOSE if connected (best effort) and free. */
 void uplink_free(struct uplink *u);
+
+/* Keep the collectors' commitments in w (witness.h; not freed here, saved
+ * at uplink_free). */
+struct witness;
+void uplink_set_witness(struct uplink *u, struct witness *w);

@@ -89,3 +89,83 @@ int checkpoint_load(const char *path, struct checkpoint **ret, size_t *ret_n, of
 	*ret_size = st.st_size;
 	return 0;
 }
+
+void acked_encode(uint8_t *out, const struct acked *a)
+{
+	memset(out, 0, ACKED_HDR_LEN);
+	memcpy(out, ACKED_MAGIC, 8);
+	put_be64(out + 8, a->records);
+	put_be64(out + 16, a->end);
+	put_be64(out + 24, a->written_usec);
+	memcpy(out + 32, a->chain, 32);
+	put_be32(out + 64, (uint32_t)a->nstreams);
+	uint8_t *p = out + ACKED_HDR_LEN;
+	for (size_t i = 0; i < a->nstreams; i++, p += ACKED_STREAM_LEN) {
+		memcpy(p, a->streams[i].id, 16);
+		put_be64(p + 16, a->streams[i].hwm);
+	}
+	crypto_generichash(p, ACKED_SUM_LEN, out, (size_t)(p - out), NULL, 0);
+}
+
+int acked_load(const char *path, struct acked *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	uint8_t hdr[ACKED_HDR_LEN];
+	int r = fstat(fd, &st) < 0 ? -errno : pread_all(fd, hdr, sizeof(hdr), 0);
+	if (r == -ENODATA)
+		r = -EBADMSG;
+	size_t n = r == 0 ? get_be32(hdr + 64) : 0;
+	if (r == 0 && (memcmp(hdr, ACKED_MAGIC, 8) != 0 || get_be32(hdr + 68) != 0 || n > ACKED_STREAMS_MAX ||
+		       (uint64_t)st.st_size < acked_size(n)))
+		r = -EBADMSG;
+	uint8_t *raw = NULL;
+	if (r == 0 && !(raw = malloc(acked_size(n))))
+		r = -ENOMEM;
+	if (r == 0 && (r = pread_all(fd, raw, acked_size(n), 0)) == -ENODATA)
+		r = -EBADMSG;
+	close(fd);
+	uint8_t sum[ACKED_SUM_LEN];
+	size_t body = ACKED_HDR_LEN + n * ACKED_STREAM_LEN;
+	if (r == 0) {
+		crypto_generichash(sum, sizeof(sum), raw, body, NULL, 0);
+		if (sodium_memcmp(sum, raw + body, ACKED_SUM_LEN) != 0)
+			r = -EBADMSG;
+	}
+	if (r == 0 && n && !(ret->streams = calloc(n, sizeof(*ret->streams))))
+		r = -ENOMEM;
+	if (r < 0) {
+		free(raw);
+		return r;
+	}
+	ret->records = get_be64(raw + 8);
+	ret->end = get_be64(raw + 16);
+	ret->written_usec = get_be64(raw + 24);
+	memcpy(ret->chain, raw + 32, 32);
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *p = raw + ACKED_HDR_LEN + i * ACKED_STREAM_LEN;
+		memcpy(ret->streams[i].id, p, 16);
+		ret->streams[i].hwm = get_be64(p + 16);
+	}
+	ret->nstreams = n;
+	free(raw);
+	return 0;
+}
+
+void acked_free(struct acked *a)
+{
+	free(a->streams);
+	a->streams = NULL;
+	a->nstreams = 0;
+}
+
+uint64_t acked_stream_hwm(const struct acked *a, const uint8_t id[16])
+{
+	for (size_t i = 0; i < a->nstreams; i++)
+		if (memcmp(a->streams[i].id, id, 16) == 0)
+			return a->streams[i].hwm;
+	return 0;
+}

@@ -357,6 +357,23 @@ int gaps_add(struct gaps *g, const struct journal_entry *e)
 	return 0;
 }
 
+int gaps_acked(struct gaps *g, const uint8_t id[16], uint64_t hwm)
+{
+	size_t i;
+	if (hwm == 0 || stream_index(g, id, &i) < 0)
+		return hwm == 0 ? 0 : -ENOMEM;
+	struct gstream *s = &g->streams[i];
+	uint64_t lo = s->known ? s->max_known + 1 : 0;
+	if (lo >= hwm)
+		return 0;
+	struct cause c = { .lo = lo, .hi = hwm - 1, .name = "acked-lost" };
+	if (causes_add(&s->why, &c) < 0)
+		return -ENOMEM;
+	s->max_known = hwm - 1;
+	s->known = true;
+	return 0;
+}
+
 int gaps_finish(struct gaps *g)
 {
 	for (size_t i = 0; i < g->nobs; i++) {

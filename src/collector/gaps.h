@@ -49,6 +49,11 @@ void gaps_free(struct gaps *g);
 /* One entry, in stored order. 0 or -ENOMEM. */
 __attribute__((warn_unused_result)) int gaps_add(struct gaps *g, const struct journal_entry *e);
 
+/* The collector acknowledged stream id's records below hwm (its acked
+ * file, docs/STORE.md): those not held are missing, cause "acked-lost".
+ * 0 or -ENOMEM. */
+__attribute__((warn_unused_result)) int gaps_acked(struct gaps *g, const uint8_t id[16], uint64_t hwm);
+
 /* After the last entry: resolve the causes. 0 or -ENOMEM. */
 __attribute__((warn_unused_result)) int gaps_finish(struct gaps *g);
 

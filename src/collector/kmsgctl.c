@@ -26,6 +26,7 @@
 #include "summary.h"
 #include "timestamp.h"
 #include "verify.h"
+#include "checkpoint.h"
 
 #define TIME_HELP \
 	"expected YYYY-MM-DD [HH:MM[:SS]], today, yesterday, now, @SECONDS or a relative time such as -1h"
@@ -46,7 +47,9 @@ struct options {
 	const char *cursor;
 	bool after_cursor;
 	enum output_mode output;
-	uint64_t silent_usec; /* --silent */
+	uint64_t silent_usec;	    /* --silent */
+	const char *commitments[8]; /* --commitments FILE ("-": stdin) */
+	size_t ncommitments;
 };
 
 static void usage(FILE *f)
@@ -62,6 +65,8 @@ static void usage(FILE *f)
 	      "      --gaps               completeness report per host and boot (exit 1: something missing)\n"
 	      "      --verify             check checksums, hash chain, indexes and checkpoints (exit 1: "
 	      "damage)\n"
+	      "      --commitments FILE   with the above: also check the agents' commitments in FILE\n"
+	      "                           (the lines kmsg-shipper prints; - for stdin)\n"
 	      "  -p, --priority LEVEL     show levels up to LEVEL, or FROM..TO (emerg..debug, 0..7)\n"
 	      "      --facility LIST      show these facilities (names or numbers, comma-separated; help)\n"
 	      "  -S, --since TIME         show records from TIME on\n"
@@ -140,6 +145,7 @@ enum {
 	OPT_UTC,
 	OPT_NO_PAGER,
 	OPT_VERSION,
+	OPT_COMMITMENTS,
 };
 
 /* 0 to go on, 1 to exit 0 (help, version), -1 to exit 1 (reported). */
@@ -155,6 +161,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "silent", required_argument, NULL, OPT_SILENT },
 		{ "gaps", no_argument, NULL, OPT_GAPS },
 		{ "verify", no_argument, NULL, OPT_VERIFY },
+		{ "commitments", required_argument, NULL, OPT_COMMITMENTS },
 		{ "priority", required_argument, NULL, 'p' },
 		{ "facility", required_argument, NULL, OPT_FACILITY },
 		{ "since", required_argument, NULL, 'S' },
@@ -211,6 +218,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->has_boot = true;
 			break;
 		}
+		case OPT_COMMITMENTS:
+			if (o->ncommitments == sizeof(o->commitments) / sizeof(o->commitments[0])) {
+				fprintf(stderr, "kmsgctl: --commitments: at most 8 files\n");
+				return -1;
+			}
+			o->commitments[o->ncommitments++] = optarg;
+			break;
 		case OPT_SILENT:
 			if (parse_seconds(optarg, &o->silent_usec) < 0) {
 				fprintf(stderr,
@@ -393,6 +407,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 			"--silent, --gaps or --verify\n");
 		return -1;
 	}
+	if (o->ncommitments && o->cmd != CMD_VERIFY) {
+		fprintf(stderr, "kmsgctl: --commitments goes with --verify\n");
+		return -1;
+	}
 	return 0;
 }
 
@@ -573,6 +591,7 @@ static int show_report(struct options *o)
 {
 	struct query *q = NULL;
 	struct host_summary *hs = NULL;
+	struct acked *acks = NULL;
 	size_t n = 0, nabsent = 0;
 	int ret = 1;
 	uint64_t now = timestamp_now();
@@ -597,7 +616,19 @@ static int show_report(struct options *o)
 		goto done;
 	}
 	bool failed = false;
+	/* --gaps: the collector's acked marks, read before the journal, so
+	 * that a commit between the two cannot make present records look
+	 * lost (the marks are written after the records). */
+	acks = o->cmd == CMD_GAPS ? calloc(n ? n : 1, sizeof(*acks)) : NULL;
+	if (o->cmd == CMD_GAPS && !acks) {
+		fprintf(stderr, "kmsgctl: %s\n", strerror(ENOMEM));
+		goto done;
+	}
 	for (size_t i = 0; i < n; i++) {
+		char apath[PATH_MAX];
+		if (acks && (size_t)snprintf(apath, sizeof(apath), "%s/%s", query_host_path(q, i),
+					     ACKED_FILE) < sizeof(apath))
+			(void)!acked_load(apath, &acks[i]);
 		int r = summary_scan(query_host_name(q, i), query_host_path(q, i),
 				     o->cmd == CMD_LIST_HOSTS || o->cmd == CMD_GAPS, &hs[i]);
 		if (r == -EBADMSG) {
@@ -647,6 +678,9 @@ static int show_report(struct options *o)
 			if (sel && summary_find_boot(&hs[i], &o->boot, boot) < 0)
 				continue;
 			any = true;
+			/* What the collector acknowledged counts as known (acked-lost when gone). */
+			for (size_t k = 0; hs[i].gaps && k < acks[i].nstreams; k++)
+				(void)!gaps_acked(hs[i].gaps, acks[i].streams[k].id, acks[i].streams[k].hwm);
 			if (gaps_report(hs[i].gaps, hs[i].name, sel ? (const uint8_t(*)[16])boot : NULL, 1,
 					fmt != SUMMARY_TEXT, fmt == SUMMARY_JSON_PRETTY, stdout) > 0)
 				missing = true;
@@ -659,6 +693,9 @@ static int show_report(struct options *o)
 	}
 	ret = failed ? 1 : 0;
 done:
+	for (size_t i = 0; acks && i < n; i++)
+		acked_free(&acks[i]);
+	free(acks);
 	for (size_t i = 0; hs && i < n; i++)
 		summary_free(&hs[i]);
 	free(hs);
@@ -669,18 +706,83 @@ done:
 	return ret;
 }
 
+/* --commitments: the lines of every file (blank lines and # comments
+ * skipped). 0, or -1 reported. */
+static int load_commitments(const struct options *o, struct commitment **ret, size_t *ret_n)
+{
+	struct commitment *cs = NULL;
+	size_t n = 0, cap = 0;
+	for (size_t i = 0; i < o->ncommitments; i++) {
+		bool in = strcmp(o->commitments[i], "-") == 0;
+		FILE *f = in ? stdin : fopen(o->commitments[i], "re");
+		if (!f) {
+			fprintf(stderr, "kmsgctl: %s: %s\n", o->commitments[i], strerror(errno));
+			free(cs);
+			return -1;
+		}
+		char line[COMMITMENT_TEXT_MAX + 2];
+		for (unsigned no = 1; fgets(line, sizeof(line), f); no++) {
+			if (line[0] == '\n' || line[0] == '#')
+				continue;
+			if (n == cap) {
+				size_t nc = cap ? 2 * cap : 16;
+				struct commitment *x = realloc(cs, nc * sizeof(*x));
+				if (!x) {
+					fprintf(stderr, "kmsgctl: %s\n", strerror(ENOMEM));
+					goto fail;
+				}
+				cs = x;
+				cap = nc;
+			}
+			if (commitment_parse(line, &cs[n]) < 0) {
+				fprintf(stderr,
+					"kmsgctl: %s line %u: not a commitment (kmsg-commitment/1 ...)\n",
+					in ? "standard input" : o->commitments[i], no);
+				goto fail;
+			}
+			n++;
+		}
+		if (!in)
+			fclose(f);
+		continue;
+	fail:
+		if (!in)
+			fclose(f);
+		free(cs);
+		return -1;
+	}
+	*ret = cs;
+	*ret_n = n;
+	return 0;
+}
+
 /* --verify: one line per host, OK or the first bad place; exit 1 on any damage. */
 static int show_verify(struct options *o)
 {
 	struct query *q = NULL;
 	int ret = 1;
+	struct commitment *cs = NULL, *mine = NULL;
+	size_t ncs = 0;
+	bool *used = NULL;
+	if (load_commitments(o, &cs, &ncs) < 0)
+		goto done;
+	if (ncs && (!(mine = calloc(ncs, sizeof(*mine))) || !(used = calloc(ncs, sizeof(*used))))) {
+		fprintf(stderr, "kmsgctl: %s\n", strerror(ENOMEM));
+		goto done;
+	}
 	if (query_open(&q, o->dir, o->hosts, o->nhosts, &o->filter) < 0)
 		goto done;
 	bool bad = query_failed(q);
 	for (size_t i = 0; i < query_nhosts(q); i++) {
 		const char *name = query_host_name(q, i);
 		struct verify_result v;
-		int r = verify_host(query_host_path(q, i), &v);
+		size_t nmine = 0;
+		for (size_t k = 0; k < ncs; k++)
+			if (strcmp(cs[k].host, name) == 0) {
+				mine[nmine++] = cs[k];
+				used[k] = true;
+			}
+		int r = verify_host_with(query_host_path(q, i), mine, nmine, &v);
 		if (r < 0) {
 			printf("%s: FAILED: cannot read: %s\n", name, v.what);
 			bad = true;
@@ -695,6 +797,10 @@ static int show_verify(struct options *o)
 				       "torn "
 				       "tail)",
 				       (unsigned long long)v.tail_bytes);
+			if (nmine)
+				printf("; %llu of %zu commitment(s) matched (%llu of removed records)",
+				       (unsigned long long)v.commitments, nmine,
+				       (unsigned long long)v.commitments_skipped);
 			putchar('\n');
 			continue;
 		}
@@ -706,9 +812,25 @@ static int show_verify(struct options *o)
 			       (unsigned long long)v.recno);
 		printf(": %s\n", v.what);
 	}
+	/* A commitment of a host whose journal is gone altogether. */
+	for (size_t k = 0; k < ncs; k++) {
+		bool wanted = o->nhosts == 0;
+		for (size_t h = 0; h < o->nhosts && !wanted; h++)
+			wanted = strcmp(o->hosts[h], cs[k].host) == 0;
+		if (used[k] || !wanted)
+			continue;
+		printf("%s: FAILED: commitment: the store holds no journal of this host, but a commitment "
+		       "names %llu records (time %llu)\n",
+		       cs[k].host, (unsigned long long)cs[k].records, (unsigned long long)cs[k].written_usec);
+		used[k] = true;
+		bad = true;
+	}
 	ret = bad ? 1 : 0;
 done:
 	query_free(q);
+	free(cs);
+	free(mine);
+	free(used);
 	return ret;
 }
 

@@ -21,7 +21,9 @@
 #include "key.h"
 #include "log.h"
 #include "mac1.h"
+#include "commitment.h"
 #include "noise.h"
+#include "pad.h"
 #include "proto.h"
 #include "addrlimit.h"
 #include "server.h"
@@ -86,6 +88,8 @@ struct conn {
 	char claimed_host[PROTO_HOSTNAME_MAX + 1];
 	uint8_t claimed_machine[PROTO_MACHINE_ID_LEN];
 	bool want_ack;
+	/* The extensions of the hello's flags this session uses (PROTO_HELLO_F_*). */
+	uint8_t flags;
 	/* Next stream seq this connection may carry; acks never exceed it, so
 	 * records that reached the store through an older connection of the
 	 * same stream are never acked to an agent that has not sent them. */
@@ -273,6 +277,15 @@ static int conn_flush(struct conn *c)
 
 static int conn_send(struct conn *c, const uint8_t *p, size_t plen)
 {
+	/* Only ACKs are sent: one padded one is PAD_BODY_MIN bytes. */
+	uint8_t padded[PAD_BODY_MIN - NOISE_TAG_LEN];
+	if (c->flags & PROTO_HELLO_F_PAD) {
+		int n = pad_wrap(padded, sizeof(padded), p, plen);
+		if (n < 0)
+			return n;
+		p = padded;
+		plen = (size_t)n;
+	}
 	if (c->wlen + FRAME_HDR + plen + NOISE_TAG_LEN > sizeof(c->wbuf))
 		return -ENOBUFS;
 	int n = noise_encrypt(&c->tx, p, plen, c->wbuf + c->wlen + FRAME_HDR,
@@ -289,10 +302,19 @@ static int conn_ack(struct conn *c)
 	uint64_t hwm = store_stream_hwm(c->host, c->sid);
 	if (hwm > c->recv_next)
 		hwm = c->recv_next;
-	uint8_t ack[PROTO_ACK_LEN];
+	uint8_t ack[PROTO_ACK_COMMIT_LEN];
 	ack[0] = PROTO_MSG_ACK;
 	put_be64(ack + 1, hwm);
 	c->want_ack = false;
+	if (!(c->flags & PROTO_HELLO_F_COMMIT))
+		return conn_send(c, ack, PROTO_ACK_LEN);
+	/* The collector's word on the journal as of this commit (commitment.h). */
+	struct commitment cm = { .hwm = store_stream_hwm(c->host, c->sid) };
+	snprintf(cm.host, sizeof(cm.host), "%s", store_host_name(c->host));
+	memcpy(cm.stream_id, c->sid, sizeof(cm.stream_id));
+	store_host_mark(c->host, &cm.records, &cm.end, cm.chain);
+	cm.written_usec = clock_usec(CLOCK_REALTIME);
+	commitment_encode(ack + PROTO_ACK_LEN, &cm);
 	return conn_send(c, ack, sizeof(ack));
 }
 
@@ -354,16 +376,66 @@ static void want_commit(struct server *sv)
 /* Parse the msg1 payload (proto.h). Returns the counter via *counter. */
 static int parse_hello(const uint8_t *p, size_t len, uint64_t *counter, char host[PROTO_HOSTNAME_MAX + 1])
 {
-	if (len < PROTO_HELLO_FIXED || p[0] != PROTO_VERSION || p[1] != 0)
+	if (len < PROTO_HELLO_FIXED || p[0] != PROTO_VERSION)
 		return -EPROTO;
 	size_t hlen = p[42];
-	if (hlen > PROTO_HOSTNAME_MAX || len != PROTO_HELLO_FIXED + hlen)
+	/* The extension fields of the known flags follow the hostname;
+	 * more only from a newer agent that set a flag we do not know. */
+	size_t want = PROTO_HELLO_FIXED + hlen + (p[1] & PROTO_HELLO_F_COMMIT ? PROTO_HELLO_COMMIT_LEN : 0);
+	if (hlen > PROTO_HOSTNAME_MAX || len < want || (len > want && !(p[1] & ~PROTO_HELLO_F_KNOWN)))
 		return -EPROTO;
 	*counter = get_be64(p + 2);
 	for (size_t i = 0; i < hlen; i++)
 		host[i] = (p[43 + i] >= 0x20 && p[43 + i] < 0x7f) ? (char)p[43 + i] : '?';
 	host[hlen] = 0;
 	return 0;
+}
+
+/*
+ * The commitment the agent presents (its newest from us, PROTO_HELLO_F_COMMIT
+ * field): a journal that no longer holds it was cut or rewritten behind
+ * our back. Recorded (STORE_EV_TAMPER, committed with the next commit) and
+ * logged; the session goes on. The agent is only trusted about its own
+ * host's journal, and that is the only one this touches.
+ */
+static void check_presented(struct conn *c, const uint8_t *x)
+{
+	uint64_t records = get_be64(x), end = get_be64(x + 8);
+	const char *why = "";
+	if (records == 0 && end == 0)
+		return; /* none yet */
+	int r = store_check_commitment(c->host, records, end, x + 16, &why);
+	if (r == 0 || r == -ENOENT)
+		return;
+	if (r != -ESTALE) {
+		log_err("host %s: check the agent's commitment: %s", store_host_name(c->host), strerror(-r));
+		return;
+	}
+	char chain[65], msg[300];
+	for (int i = 0; i < 32; i++)
+		snprintf(chain + 2 * i, 3, "%02x", x[16 + i]);
+	uint64_t have, hend;
+	uint8_t hchain[32];
+	store_host_mark(c->host, &have, &hend, hchain);
+	log_err("host %s: the agent's commitment names %llu records up to position %llu, but %s (the journal "
+		"holds %llu records up to %llu): the journal was changed behind the collector's back",
+		store_host_name(c->host), (unsigned long long)records, (unsigned long long)end, why,
+		(unsigned long long)have, (unsigned long long)hend);
+	uint8_t fbuf[STORE_EVENT_MAX / 2];
+	struct record_fields fb = { .buf = fbuf, .cap = sizeof(fbuf) };
+	if (record_fields_addf(&fb, "COMMITTED_RECORDS", "%llu", (unsigned long long)records) < 0 ||
+	    record_fields_addf(&fb, "COMMITTED_END", "%llu", (unsigned long long)end) < 0 ||
+	    record_fields_addf(&fb, "COMMITTED_CHAIN", "%s", chain) < 0 ||
+	    record_fields_addf(&fb, "JOURNAL_RECORDS", "%llu", (unsigned long long)have) < 0 ||
+	    record_fields_addf(&fb, "JOURNAL_END", "%llu", (unsigned long long)hend) < 0 ||
+	    record_fields_addf(&fb, "PEER", "%s", c->peer) < 0)
+		return;
+	snprintf(msg, sizeof(msg),
+		 "journal: an agent commitment names %llu records up to position %llu, but %s",
+		 (unsigned long long)records, (unsigned long long)end, why);
+	if (store_event(c->host, c->sid, STORE_EV_TAMPER, LOG_ERR, c->recv_next, NULL, msg, &fb,
+			clock_usec(CLOCK_REALTIME)) == 0)
+		want_commit(c->sv);
 }
 
 static void handle_msg1(struct conn *c, const uint8_t *msg, size_t len)
@@ -446,10 +518,16 @@ static void handle_msg1(struct conn *c, const uint8_t *msg, size_t len)
 	if (store_dirty(sv->store) && (r = store_commit(sv->store)) < 0)
 		log_err("store: commit failed: %s", strerror(-r));
 	c->recv_next = store_stream_hwm(c->host, c->sid);
-	uint8_t welcome[PROTO_WELCOME_LEN];
+	uint8_t offered = hello[1];
+	c->flags = offered & PROTO_HELLO_F_KNOWN;
+	if (c->flags & PROTO_HELLO_F_COMMIT)
+		check_presented(c, hello + PROTO_HELLO_FIXED + hello[42]);
+	uint8_t welcome[PROTO_WELCOME_EXT_LEN];
 	welcome[0] = PROTO_VERSION;
 	put_be64(welcome + 1, c->recv_next);
-	n = noise_write_msg2(&hs, welcome, sizeof(welcome), c->wbuf + FRAME_HDR, sizeof(c->wbuf) - FRAME_HDR);
+	welcome[9] = c->flags;
+	n = noise_write_msg2(&hs, welcome, offered ? PROTO_WELCOME_EXT_LEN : PROTO_WELCOME_LEN,
+			     c->wbuf + FRAME_HDR, sizeof(c->wbuf) - FRAME_HDR);
 	if (n < 0 || noise_split(&hs, &c->tx, &c->rx) < 0) {
 		noise_handshake_wipe(&hs);
 		conn_reject(c, REJECT_HANDSHAKE, "cannot write msg2");
@@ -593,13 +671,21 @@ static int handle_transport(struct conn *c, const uint8_t *msg, size_t len)
 	int r;
 	if (!c->confirmed && (r = conn_confirm(c)) < 0)
 		return r;
+	/* Padded (pad.h): the message is inside, the rest must be exact. */
+	const uint8_t *p = sv->plain;
+	if (c->flags & PROTO_HELLO_F_PAD) {
+		size_t ml;
+		if (pad_unwrap(sv->plain, (size_t)n, &p, &ml) < 0)
+			return -EPROTO;
+		n = (int)ml;
+	}
 	/* For --list-hosts and --silent; best effort (store.h). */
 	(void)store_host_contact(c->host, clock_usec(CLOCK_REALTIME));
-	switch (sv->plain[0]) {
+	switch (p[0]) {
 	case PROTO_MSG_BATCH:
-		return handle_records(c, sv->plain, (size_t)n, false);
+		return handle_records(c, p, (size_t)n, false);
 	case PROTO_MSG_URGENT:
-		return handle_records(c, sv->plain, (size_t)n, true);
+		return handle_records(c, p, (size_t)n, true);
 	case PROTO_MSG_HEARTBEAT:
 		if (n != 1)
 			return -EPROTO;

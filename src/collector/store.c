@@ -696,6 +696,45 @@ static void write_checkpoint(struct store_host *h, uint64_t now)
 	h->ckp_usec = now;
 }
 
+/*
+ * The acknowledged mark (checkpoint.h): what this commit made durable,
+ * before its acks go out. Not fsynced: written after the fdatasync, it
+ * never names more than the segments hold; a power loss may lose the
+ * newest one (the kernel writes it back within its writeback interval).
+ * A failed write leaves the previous, smaller mark.
+ */
+static void write_acked(struct store_host *h, uint64_t now)
+{
+	const struct seg_meta *a = &h->segs[h->nsegs - 1];
+	struct acked_stream *as = h->nstreams ? calloc(h->nstreams, sizeof(*as)) : NULL;
+	if (h->nstreams && !as)
+		return;
+	/* With no entry yet, the active segment's records end where the
+	 * previous segment ends: at its base. */
+	uint64_t end = h->recno == a->first_recno && h->nsegs > 1 ? a->base : a->base + a->size;
+	struct acked m = { .records = h->recno, .end = end, .written_usec = now, .streams = as };
+	memcpy(m.chain, h->chain, sizeof(m.chain));
+	for (size_t j = 0; j < h->nstreams && m.nstreams < ACKED_STREAMS_MAX; j++)
+		if (h->streams[j].durable) {
+			memcpy(as[m.nstreams].id, h->streams[j].id, 16);
+			as[m.nstreams++].hwm = h->streams[j].durable;
+		}
+	size_t len = acked_size(m.nstreams);
+	uint8_t *out = malloc(len);
+	char path[PATH_MAX + 16];
+	if (out && (size_t)snprintf(path, sizeof(path), "%s/%s", h->dir, ACKED_FILE) < sizeof(path)) {
+		acked_encode(out, &m);
+		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+		if (fd >= 0) {
+			/* Short or failed: the checksum fails, readers see no mark. */
+			(void)!pwrite(fd, out, len, 0);
+			close(fd);
+		}
+	}
+	free(out);
+	free(as);
+}
+
 /* ---- segments ---- */
 
 static int cmp_meta(const void *a, const void *b)
@@ -1174,6 +1213,58 @@ static int open_checkpoints(struct store_host *h, bool *ret_short, uint64_t *ret
 static int put_store_event(struct store_host *h, uint16_t event, const char *msg,
 			   const struct record_fields *fb);
 
+/*
+ * At open: records the collector acknowledged (the acked file) that the
+ * journal no longer holds were removed behind its back (a torn tail holds
+ * only unacknowledged ones). Recorded in the journal, committed with the
+ * next commit, before the next mark replaces the file: one gap record
+ * (GAP_CAUSE=acked-lost) per stream whose mark went back, and one
+ * STORE_EV_ACKED_LOST event for the record count.
+ */
+static void note_acked_lost(struct store_host *h)
+{
+	char path[PATH_MAX + 16];
+	struct acked m;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", h->dir, ACKED_FILE) >= sizeof(path) ||
+	    acked_load(path, &m) < 0)
+		return;
+	uint8_t fbuf[256];
+	char msg[200];
+	struct record_fields fb = { .buf = fbuf, .cap = sizeof(fbuf) };
+	uint64_t now = now_usec();
+	for (size_t i = 0; i < m.nstreams; i++) {
+		const struct stream_state *st = stream_find(h, m.streams[i].id);
+		uint64_t have = st ? st->durable : 0, want = m.streams[i].hwm;
+		if (have >= want)
+			continue;
+		fb.len = 0;
+		fb.count = 0;
+		if (record_fields_addf(&fb, "GAP_CAUSE", "%s", "acked-lost") < 0 ||
+		    record_fields_addf(&fb, "GAP_COUNT", "%llu", (unsigned long long)(want - have)) < 0 ||
+		    record_fields_addf(&fb, "GAP_FIRST_STREAM_SEQ", "%llu", (unsigned long long)have) < 0 ||
+		    record_fields_addf(&fb, "GAP_LAST_STREAM_SEQ", "%llu", (unsigned long long)(want - 1)) <
+			    0)
+			continue;
+		snprintf(msg, sizeof(msg),
+			 "journal: acknowledged records of this stream are gone (stream seq %llu-%llu)",
+			 (unsigned long long)have, (unsigned long long)(want - 1));
+		(void)!store_event(h, m.streams[i].id, RECORD_EV_GAP, LOG_ERR, have, NULL, msg, &fb, now);
+	}
+	if (m.records > h->recno) {
+		fb.len = 0;
+		fb.count = 0;
+		if (record_fields_addf(&fb, "ACKED_RECORDS", "%llu", (unsigned long long)m.records) == 0 &&
+		    record_fields_addf(&fb, "JOURNAL_RECORDS", "%llu", (unsigned long long)h->recno) == 0) {
+			snprintf(msg, sizeof(msg),
+				 "journal: holds %llu records but %llu were acknowledged: records were "
+				 "removed",
+				 (unsigned long long)h->recno, (unsigned long long)m.records);
+			(void)!store_event(h, zero_sid, STORE_EV_ACKED_LOST, LOG_ERR, 0, NULL, msg, &fb, now);
+		}
+	}
+	acked_free(&m);
+}
+
 int store_host(struct store *s, const char *name, struct store_host **ret, long long *ret_cut)
 {
 	*ret_cut = 0;
@@ -1264,6 +1355,7 @@ int store_host(struct store *s, const char *name, struct store_host **ret, long 
 			(void)put_store_event(h, STORE_EV_SHORT, msg, &fb);
 		}
 	}
+	note_acked_lost(h);
 	*ret_cut = (long long)cut;
 	*ret = h;
 	return 0;
@@ -1620,6 +1712,7 @@ static int host_commit(struct store_host *h, uint64_t now)
 	else if (h->recno - h->ckp_recno >= STORE_CHECKPOINT_RECORDS ||
 		 now - h->ckp_usec >= STORE_CHECKPOINT_USEC)
 		write_checkpoint(h, now);
+	write_acked(h, now);
 	return 0;
 }
 
@@ -2016,4 +2109,59 @@ int store_retention(struct store *s, uint64_t now)
 		}
 	}
 	return first;
+}
+
+/* ---- commitments (commitment.h) ---- */
+
+void store_host_mark(const struct store_host *h, uint64_t *records, uint64_t *end, uint8_t chain[32])
+{
+	const struct seg_meta *a = &h->segs[h->nsegs - 1];
+	*records = h->recno;
+	*end = h->recno == a->first_recno && h->nsegs > 1 ? a->base : a->base + a->size;
+	memcpy(chain, h->chain, 32);
+}
+
+int store_check_commitment(struct store_host *h, uint64_t records, uint64_t end, const uint8_t chain[32],
+			   const char **why)
+{
+	if (records > h->recno) {
+		*why = "the journal holds fewer records";
+		return -ESTALE;
+	}
+	if (records == 0)
+		return 0;
+	/* The segment whose bytes end at end: its last 32 are the chain value
+	 * of the entry ending there (docs/STORE.md, "Segment file"). */
+	for (size_t i = h->nsegs; i-- > 0;) {
+		const struct seg_meta *m = &h->segs[i];
+		if (end > m->base + m->size)
+			break;
+		if (end <= m->base)
+			continue;
+		if (end - m->base < SEGMENT_HASH_LEN) {
+			*why = "no record ends at that position";
+			return -ESTALE;
+		}
+		char path[PATH_MAX + 32];
+		int r = host_path(h, path, sizeof(path), m->base, SEGMENT_SUFFIX);
+		if (r < 0)
+			return r;
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		uint8_t got[SEGMENT_HASH_LEN];
+		r = pread_all(fd, got, sizeof(got), (off_t)(end - m->base - SEGMENT_HASH_LEN));
+		close(fd);
+		if (r < 0)
+			return r == -ENODATA ? -ESTALE : r;
+		if (memcmp(got, chain, SEGMENT_HASH_LEN) != 0) {
+			*why = "another chain value at that position: records were rewritten";
+			return -ESTALE;
+		}
+		return 0;
+	}
+	if (h->nsegs && end <= h->segs[0].base)
+		return -ENOENT; /* removed by retention: nothing to compare */
+	*why = "the journal ends before that position";
+	return -ESTALE;
 }

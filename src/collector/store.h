@@ -67,11 +67,16 @@ bool store_name_valid(const char *name);
 #define STORE_EV_SHORT 65     /* CHECKPOINT_RECORDS, JOURNAL_RECORDS: the journal ends before a checkpoint */
 /* A stream left the full stream table of its host (store_stream_counter):
  * RETIRED_STREAM_ID, RETIRED_COUNTER, RETIRED_STREAM_SEQ, STREAMS_MAX. */
-#define STORE_EV_STREAM_RETIRED 66
+#define STORE_EV_STREAM_RETIRED 68
 /* Event numbers kept for the collector's own events: a record from an
  * agent with one of these (or 7..9, record.h) is refused (PROTOCOL.md 6.3). */
 #define STORE_EV_RESERVED_MIN 64
 #define STORE_EV_RESERVED_MAX 127
+/* ACKED_RECORDS, JOURNAL_RECORDS: the journal ends before what was acknowledged (the acked file) */
+#define STORE_EV_ACKED_LOST 66
+/* COMMITTED_RECORDS, COMMITTED_END, COMMITTED_CHAIN, REASON: an agent's commitment names what the journal no
+ * longer holds */
+#define STORE_EV_TAMPER 67
 
 struct store_limits {
 	uint64_t segment_size;	/* seal a segment at this size */
@@ -234,3 +239,17 @@ bool store_host_failed(const struct store_host *h);
  * -errno (what could be removed was).
  */
 __attribute__((warn_unused_result)) int store_retention(struct store *s, uint64_t now_usec);
+
+/* The host's journal as of the last commit: records, the position just
+ * after the last one, its chain value (what a commitment names). */
+void store_host_mark(const struct store_host *h, uint64_t *records, uint64_t *end, uint8_t chain[32]);
+
+/*
+ * Does the journal hold what a commitment names: a record records-1
+ * ending at position end with chain value chain? 0 yes (or records 0),
+ * -ESTALE no (*why says how it differs), -ENOENT those records were
+ * removed by retention (nothing to compare), another -errno.
+ */
+__attribute__((warn_unused_result)) int store_check_commitment(struct store_host *h, uint64_t records,
+							       uint64_t end, const uint8_t chain[32],
+							       const char **why);

@@ -13,12 +13,21 @@
 #include "checkpoint.h"
 #include "durable.h"
 #include "segindex.h"
+#include "store.h"
 #include "verify.h"
+
+/* Per stream: the highest stream seq + 1 the journal holds (of agent
+ * records, or named by a retention gap record: removed on purpose). */
+struct vstream {
+	uint8_t id[16];
+	uint64_t have;
+};
 
 struct vstate {
 	const char *dir;
 	struct verify_result *res;
-	uint64_t recno; /* expected next */
+	uint64_t recno;	      /* expected next */
+	uint64_t first_recno; /* of the oldest segment */
 	uint8_t chain[SEGMENT_HASH_LEN];
 	struct checkpoint *ckp;
 	size_t nckp, ci;
@@ -27,6 +36,19 @@ struct vstate {
 	bool idx_pending;
 	char idx_file[SEGMENT_NAME_LEN + 1];
 	uint64_t idx_off, idx_base, idx_entry;
+	struct vstream *vs;
+	size_t nvs, capvs, lastvs;
+	/* The acked file, and the commitments to check. */
+	struct acked ack;
+	bool has_ack;
+	const struct commitment *cs;
+	size_t ncs;
+	/* The first loss or tamper event the collector recorded, reported
+	 * after the pass (damage before it comes first). */
+	enum verify_problem ev_problem;
+	char ev_file[SEGMENT_NAME_LEN + 1];
+	uint64_t ev_off, ev_pos, ev_recno;
+	char ev_what[200];
 };
 
 const char *verify_problem_name(enum verify_problem p)
@@ -44,6 +66,10 @@ const char *verify_problem_name(enum verify_problem p)
 		[VERIFY_INDEX] = "index",
 		[VERIFY_CHECKPOINT] = "checkpoint",
 		[VERIFY_TRUNCATED] = "truncated",
+		[VERIFY_ACKED] = "acknowledged records lost",
+		[VERIFY_LOSS] = "recorded loss",
+		[VERIFY_TAMPER] = "tamper",
+		[VERIFY_COMMITMENT] = "commitment",
 	};
 	return p < sizeof(names) / sizeof(names[0]) ? names[p] : "?";
 }
@@ -153,6 +179,151 @@ static int check_checkpoints(struct vstate *v, uint64_t end, uint64_t alt_end, c
 	return 0;
 }
 
+static struct vstream *vstream_get(struct vstate *v, const uint8_t id[16])
+{
+	if (v->lastvs < v->nvs && memcmp(v->vs[v->lastvs].id, id, 16) == 0)
+		return &v->vs[v->lastvs];
+	for (size_t i = 0; i < v->nvs; i++)
+		if (memcmp(v->vs[i].id, id, 16) == 0)
+			return &v->vs[v->lastvs = i];
+	if (v->nvs == v->capvs) {
+		size_t nc = v->capvs ? 2 * v->capvs : 8;
+		struct vstream *n = realloc(v->vs, nc * sizeof(*n));
+		if (!n)
+			return NULL;
+		v->vs = n;
+		v->capvs = nc;
+	}
+	memset(&v->vs[v->nvs], 0, sizeof(v->vs[0]));
+	memcpy(v->vs[v->nvs].id, id, 16);
+	return &v->vs[v->lastvs = v->nvs++];
+}
+
+static uint64_t vstream_have(const struct vstate *v, const uint8_t id[16])
+{
+	for (size_t i = 0; i < v->nvs; i++)
+		if (memcmp(v->vs[i].id, id, 16) == 0)
+			return v->vs[i].have;
+	return 0;
+}
+
+static bool field_u64(const struct record *r, const char *key, uint64_t *ret)
+{
+	const uint8_t *val;
+	size_t len;
+	if (record_field_get(r, key, &val, &len) != 1 || len == 0 || len > 20)
+		return false;
+	uint64_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (val[i] < '0' || val[i] > '9' || n > (UINT64_MAX - (uint64_t)(val[i] - '0')) / 10)
+			return false;
+		n = n * 10 + (uint64_t)(val[i] - '0');
+	}
+	*ret = n;
+	return true;
+}
+
+static bool field_is(const struct record *r, const char *key, const char *want)
+{
+	const uint8_t *val;
+	size_t len;
+	return record_field_get(r, key, &val, &len) == 1 && len == strlen(want) &&
+	       memcmp(val, want, len) == 0;
+}
+
+static void hex16(char out[33], const uint8_t id[16])
+{
+	for (int i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", id[i]);
+}
+
+/* What a record tells beyond the chain: the streams' seqs it holds, and
+ * the losses and tampering the collector recorded. 0, or -ENOMEM. */
+static int note_record(struct vstate *v, const uint8_t *sid, const struct record *rec, const char *sname,
+		       uint64_t off, uint64_t pos)
+{
+	uint64_t lo, hi;
+	if (rec->source != RECORD_SRC_COLLECTOR) {
+		struct vstream *x = vstream_get(v, sid);
+		if (!x)
+			return -ENOMEM;
+		if (rec->stream_seq + 1 > x->have)
+			x->have = rec->stream_seq + 1;
+		return 0;
+	}
+	bool gap = rec->event == RECORD_EV_GAP;
+	if (gap && field_is(rec, "GAP_CAUSE", "retention") && field_u64(rec, "GAP_LAST_STREAM_SEQ", &hi)) {
+		struct vstream *x = vstream_get(v, sid);
+		if (!x)
+			return -ENOMEM;
+		if (hi + 1 > x->have)
+			x->have = hi + 1;
+		return 0;
+	}
+	if (v->ev_problem != VERIFY_OK)
+		return 0;
+	char sh[33];
+	hex16(sh, sid);
+	if (gap && field_is(rec, "GAP_CAUSE", "acked-lost") && field_u64(rec, "GAP_FIRST_STREAM_SEQ", &lo) &&
+	    field_u64(rec, "GAP_LAST_STREAM_SEQ", &hi)) {
+		v->ev_problem = VERIFY_LOSS;
+		snprintf(v->ev_what, sizeof(v->ev_what),
+			 "the collector found acknowledged records gone at its start: stream %s, stream seq "
+			 "%llu-%llu",
+			 sh, (unsigned long long)lo, (unsigned long long)hi);
+	} else if (rec->event == STORE_EV_ACKED_LOST && field_u64(rec, "ACKED_RECORDS", &hi) &&
+		   field_u64(rec, "JOURNAL_RECORDS", &lo)) {
+		v->ev_problem = VERIFY_LOSS;
+		snprintf(v->ev_what, sizeof(v->ev_what),
+			 "the collector found acknowledged records gone at its start: records %llu-%llu",
+			 (unsigned long long)lo, (unsigned long long)(hi - 1));
+	} else if (rec->event == STORE_EV_TAMPER) {
+		v->ev_problem = VERIFY_TAMPER;
+		snprintf(v->ev_what, sizeof(v->ev_what),
+			 "an agent presented a commitment the journal no longer held: stream %s, %.*s", sh,
+			 (int)(rec->msg_len > 120 ? 120 : rec->msg_len), (const char *)rec->msg);
+	} else {
+		return 0;
+	}
+	snprintf(v->ev_file, sizeof(v->ev_file), "%s", sname);
+	v->ev_off = off;
+	v->ev_pos = pos;
+	v->ev_recno = v->recno;
+	return 0;
+}
+
+/* Record recno-1 ends at position end with chain value v->chain: the
+ * acked mark and the commitments naming it must say the same. */
+static int check_marks(struct vstate *v, uint64_t end, const char *sname, uint64_t off)
+{
+	if (v->has_ack && v->ack.records == v->recno && v->recno > 0) {
+		if (v->ack.end != end || memcmp(v->ack.chain, v->chain, SEGMENT_HASH_LEN) != 0)
+			return problem(v, VERIFY_ACKED, sname, off, end,
+				       "the acked file names record %llu at position %llu with another %s: "
+				       "acknowledged records were rewritten",
+				       (unsigned long long)(v->recno - 1), (unsigned long long)v->ack.end,
+				       v->ack.end != end ? "position" : "chain value");
+		v->res->acked = true;
+	}
+	for (size_t i = 0; i < v->ncs; i++) {
+		const struct commitment *c = &v->cs[i];
+		if (c->records != v->recno || v->recno == 0)
+			continue;
+		if (c->end != end || memcmp(c->chain, v->chain, SEGMENT_HASH_LEN) != 0) {
+			char sh[33];
+			hex16(sh, c->stream_id);
+			return problem(v, VERIFY_COMMITMENT, sname, off, end,
+				       "commitment %zu (stream %s, %llu records, position %llu, time %llu) "
+				       "names another %s: the journal was rewritten",
+				       i, sh, (unsigned long long)c->records, (unsigned long long)c->end,
+				       (unsigned long long)c->written_usec,
+				       c->end != end ? "position" : "chain value");
+		}
+		v->res->commitments++;
+	}
+	return 0;
+}
+
 /* One segment file. 1 when a problem was recorded, 0 to go on, -errno. */
 static int verify_segment(struct vstate *v, uint64_t base, bool last, uint64_t *expect_base)
 {
@@ -189,6 +360,7 @@ static int verify_segment(struct vstate *v, uint64_t base, bool last, uint64_t *
 	if (*expect_base == UINT64_MAX) {
 		/* The oldest segment left: where the checked part starts. */
 		v->recno = hd.first_recno;
+		v->first_recno = hd.first_recno;
 		memcpy(v->chain, hd.chain_in, SEGMENT_HASH_LEN);
 		while (v->ci < v->nckp && v->ckp[v->ci].records < v->recno)
 			v->ci++; /* of records removed by retention */
@@ -321,10 +493,14 @@ static int verify_segment(struct vstate *v, uint64_t base, bool last, uint64_t *
 				break;
 			blk.count = 0;
 		}
+		if ((r = note_record(v, sid, &rec, sname, off, base + off)) < 0)
+			break;
 		memcpy(v->chain, next, SEGMENT_HASH_LEN);
 		v->recno++;
 		v->res->records++;
 		if ((r = check_checkpoints(v, base + off + size, UINT64_MAX, sname, off + size)) != 0)
+			break;
+		if ((r = check_marks(v, base + off + size, sname, off + size)) != 0)
 			break;
 	}
 	if (r == 0 && idx_err < 0)
@@ -348,8 +524,64 @@ static int verify_segment(struct vstate *v, uint64_t base, bool last, uint64_t *
 
 int verify_host(const char *dir, struct verify_result *ret)
 {
+	return verify_host_with(dir, NULL, 0, ret);
+}
+
+/* After the pass: what the acked file and the commitments name that the
+ * journal does not hold, by stream and seq range; then what the
+ * collector recorded. */
+static void check_after(struct vstate *v, const char *sname, uint64_t off, uint64_t pos)
+{
+	struct verify_result *res = v->res;
+	char what[sizeof(res->what)];
+	size_t w = 0;
+	if (v->has_ack) {
+		for (size_t i = 0; i < v->ack.nstreams && w < sizeof(what) - 100; i++) {
+			uint64_t have = vstream_have(v, v->ack.streams[i].id), want = v->ack.streams[i].hwm;
+			if (have >= want)
+				continue;
+			char sh[33];
+			hex16(sh, v->ack.streams[i].id);
+			w += (size_t)snprintf(what + w, sizeof(what) - w, "%sstream %s stream seq %llu-%llu",
+					      w ? ", " : "", sh, (unsigned long long)have,
+					      (unsigned long long)(want - 1));
+		}
+		if (w || v->ack.records > v->recno) {
+			problem(v, VERIFY_ACKED, sname, off, pos,
+				"the journal ends after %llu records, the collector acknowledged %llu (up to "
+				"position %llu): %s",
+				(unsigned long long)v->recno, (unsigned long long)v->ack.records,
+				(unsigned long long)v->ack.end, w ? what : "collector records only");
+			return;
+		}
+	}
+	for (size_t i = 0; i < v->ncs; i++) {
+		const struct commitment *c = &v->cs[i];
+		uint64_t have = vstream_have(v, c->stream_id);
+		if (c->records <= v->recno && have >= c->hwm)
+			continue;
+		char sh[33];
+		hex16(sh, c->stream_id);
+		problem(v, VERIFY_COMMITMENT, sname, off, pos,
+			"the journal ends after %llu records; commitment %zu (time %llu) names %llu records "
+			"(up to position %llu) and stream %s up to stream seq %llu: missing stream seq "
+			"%llu-%llu",
+			(unsigned long long)v->recno, i, (unsigned long long)c->written_usec,
+			(unsigned long long)c->records, (unsigned long long)c->end, sh,
+			(unsigned long long)(c->hwm ? c->hwm - 1 : 0), (unsigned long long)have,
+			(unsigned long long)(c->hwm ? c->hwm - 1 : 0));
+		return;
+	}
+	if (v->ev_problem != VERIFY_OK) {
+		v->recno = v->ev_recno;
+		problem(v, v->ev_problem, v->ev_file, v->ev_off, v->ev_pos, "%s", v->ev_what);
+	}
+}
+
+int verify_host_with(const char *dir, const struct commitment *cs, size_t ncs, struct verify_result *ret)
+{
 	memset(ret, 0, sizeof(*ret));
-	struct vstate v = { .dir = dir, .res = ret };
+	struct vstate v = { .dir = dir, .res = ret, .cs = cs, .ncs = ncs };
 	uint64_t *bases = NULL;
 	size_t n = 0;
 	int r = list_bases(dir, &bases, &n);
@@ -389,6 +621,21 @@ int verify_host(const char *dir, struct verify_result *ret)
 				"checkpoint %zu goes back from the one before it", i);
 			ret->has_recno = false;
 		}
+	char apath[PATH_MAX + 32];
+	snprintf(apath, sizeof(apath), "%s/%s", dir, ACKED_FILE);
+	r = acked_load(apath, &v.ack);
+	if (r == 0)
+		v.has_ack = true;
+	else if (r == -EBADMSG && ret->problem == VERIFY_OK) {
+		problem(&v, VERIFY_ACKED, ACKED_FILE, 0, 0, "the acked file is damaged");
+		ret->has_recno = false;
+	} else if (r != -ENOENT && r != -EBADMSG) {
+		snprintf(ret->what, sizeof(ret->what), "%s: %s", ACKED_FILE, strerror(-r));
+		free(bases);
+		free(v.ckp);
+		return r;
+	}
+	r = 0;
 	uint64_t expect = UINT64_MAX;
 	ret->segments = n;
 	for (size_t i = 0; ret->problem == VERIFY_OK && i < n; i++) {
@@ -414,7 +661,20 @@ int verify_host(const char *dir, struct verify_result *ret)
 			"records "
 			"the segment does not hold",
 			(unsigned long long)v.idx_entry);
+	if (r == 0 && ret->problem == VERIFY_OK) {
+		char sname[SEGMENT_NAME_LEN + 1];
+		uint64_t last = n ? bases[n - 1] : 0;
+		segment_name(sname, sizeof(sname), last, SEGMENT_SUFFIX);
+		/* Commitments of records retention removed cannot be checked. */
+		for (size_t i = 0; i < ncs; i++)
+			if (cs[i].records < v.first_recno)
+				ret->commitments_skipped++;
+		check_after(&v, sname, expect == UINT64_MAX ? 0 : expect - last,
+			    expect == UINT64_MAX ? 0 : expect);
+	}
 	free(bases);
 	free(v.ckp);
+	free(v.vs);
+	acked_free(&v.ack);
 	return r;
 }

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "commitment.h"
 #include "segment.h"
 
 enum verify_problem {
@@ -38,13 +39,19 @@ enum verify_problem {
 	VERIFY_INDEX,	   /* an index entry does not match its records */
 	VERIFY_CHECKPOINT, /* a checkpoint does not match its record */
 	VERIFY_TRUNCATED,  /* a checkpoint names records the journal does not hold */
+	VERIFY_ACKED,	   /* the journal does not hold what the collector acknowledged (acked file) */
+	VERIFY_LOSS,	   /* the collector recorded a loss of acknowledged records (at its start) */
+	VERIFY_TAMPER,	   /* the collector recorded an agent commitment its journal did not hold */
+	VERIFY_COMMITMENT, /* the journal does not hold what a given commitment names */
 };
 
 struct verify_result {
 	enum verify_problem problem;
-	uint64_t records;     /* entries checked */
-	uint64_t segments;    /* segment files */
-	uint64_t checkpoints; /* checkpoints matched */
+	uint64_t records;			   /* entries checked */
+	uint64_t segments;			   /* segment files */
+	uint64_t checkpoints;			   /* checkpoints matched */
+	bool acked;				   /* the acked file was there and matched */
+	uint64_t commitments, commitments_skipped; /* matched; of records removed by retention */
 	/* The first problem: where and what. */
 	char file[SEGMENT_NAME_LEN + 16]; /* segment (or index, checkpoints) file name */
 	uint64_t offset;		  /* in that file */
@@ -63,6 +70,16 @@ struct verify_result {
  * (ret->what says what).
  */
 __attribute__((warn_unused_result)) int verify_host(const char *dir, struct verify_result *ret);
+
+/*
+ * The same, and the journal must also hold what each of the n
+ * commitments names (commitment.h; those of this host only: the caller
+ * picks them by name): its record records-1 ending at position end with
+ * that chain value, and the stream's records below hwm. A commitment of
+ * records removed by retention is counted in ret->commitments_skipped.
+ */
+__attribute__((warn_unused_result)) int verify_host_with(const char *dir, const struct commitment *cs,
+							 size_t n, struct verify_result *ret);
 
 /* "checksum", "chain", ...: the problem's name. */
 const char *verify_problem_name(enum verify_problem p);

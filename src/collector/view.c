@@ -86,6 +86,10 @@ const char *view_event_name(uint16_t event)
 		return "torn-tail";
 	case STORE_EV_SHORT:
 		return "journal-short";
+	case STORE_EV_ACKED_LOST:
+		return "acked-lost";
+	case STORE_EV_TAMPER:
+		return "tamper";
 	case STORE_EV_STREAM_RETIRED:
 		return "stream-retired";
 	}

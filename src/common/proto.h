@@ -32,20 +32,38 @@
  * Handshake message 1 plaintext payload (encrypted by Noise under the ss key).
  *   off len
  *     0   1  version            = PROTO_VERSION
- *     1   1  flags              = 0 (reserved, must be 0)
+ *     1   1  flags              PROTO_HELLO_F_* (0: none, as before them)
  *     2   8  handshake counter  (strictly increasing per stream)
  *    10  16  stream id
  *    26  16  machine id         (from /etc/machine-id, informational)
  *    42   1  hostname length H  (0..PROTO_HOSTNAME_MAX)
  *    43   H  hostname           (informational, not NUL-terminated)
- * Frame = noise msg1 (96 + 43 + H bytes) || mac1 (16 bytes).
+ *  43+H      extension fields of the flags (below)
+ * Frame = noise msg1 (96 + payload bytes) || mac1 (16 bytes).
  */
 #define PROTO_VERSION 1
 #define PROTO_STREAM_ID_LEN 16
 #define PROTO_MACHINE_ID_LEN 16
 #define PROTO_HOSTNAME_MAX 64
 #define PROTO_HELLO_FIXED 43
-#define PROTO_HELLO_MAX (PROTO_HELLO_FIXED + PROTO_HOSTNAME_MAX)
+/*
+ * Hello flags: the extensions the agent offers (docs/PROTOCOL.md 3.3).
+ * An agent that sets any flag gets an extended welcome (10 bytes, the
+ * accepted flags last). After the hostname come the extension fields of
+ * the flags set, in bit order; bytes after the fields of the flags the
+ * collector knows are a newer agent's and ignored when it set a flag the
+ * collector does not know. A collector before the flags rejects any
+ * non-zero flags (silent close): the agent then falls back (7.1).
+ *   PAD     transport messages padded to a few sizes (5.10); no field
+ *   COMMIT  commitments in ACKs (5.4); field: the agent's newest
+ *           commitment of this collector, u64 records, u64 end, 32 chain
+ *           (all zero: none)
+ */
+#define PROTO_HELLO_F_PAD 0x01
+#define PROTO_HELLO_F_COMMIT 0x02
+#define PROTO_HELLO_F_KNOWN (PROTO_HELLO_F_PAD | PROTO_HELLO_F_COMMIT)
+#define PROTO_HELLO_COMMIT_LEN 48
+#define PROTO_HELLO_MAX (PROTO_HELLO_FIXED + PROTO_HOSTNAME_MAX + PROTO_HELLO_COMMIT_LEN)
 #define PROTO_MSG1_OVERHEAD 96
 #define PROTO_MSG1_MIN (PROTO_MSG1_OVERHEAD + PROTO_HELLO_FIXED + PROTO_MAC1_LEN)
 #define PROTO_MSG1_MAX (PROTO_MSG1_OVERHEAD + PROTO_HELLO_MAX + PROTO_MAC1_LEN)
@@ -60,6 +78,10 @@
 #define PROTO_WELCOME_LEN 9
 #define PROTO_MSG2_OVERHEAD 48
 #define PROTO_MSG2_LEN (PROTO_MSG2_OVERHEAD + PROTO_WELCOME_LEN)
+/* The welcome to a hello with flags: version, hwm, accepted flags (a
+ * subset of the offered ones). */
+#define PROTO_WELCOME_EXT_LEN 10
+#define PROTO_MSG2_EXT_LEN (PROTO_MSG2_OVERHEAD + PROTO_WELCOME_EXT_LEN)
 
 /*
  * Transport plaintexts start with a type byte.
@@ -110,6 +132,9 @@ enum proto_msg_type {
 #define PROTO_URGENT_LEVEL_MAX 3
 #define PROTO_BATCH_REC_HDR 4
 #define PROTO_ACK_LEN 9
+/* With COMMIT accepted: the ACK is followed by the collector's
+ * commitment (commitment.h, 160 bytes). */
+#define PROTO_ACK_COMMIT_LEN (PROTO_ACK_LEN + 160)
 #define PROTO_CLOSE_LEN 2
 
 enum proto_close_reason {

@@ -12,13 +12,18 @@
  *                  and the welcome checks).
  *   mode & 1 == 1  crafted: the welcome plaintext. The agent's msg1 comes
  *                  from session_write_msg1 (hostname length from the
- *                  mode's upper bits), an honest collector reads it (mac1, Noise,
- *                  hello layout checked) and answers with this plaintext,
- *                  so every welcome parse is reachable.
+ *                  mode's upper bits, sel = mode >> 1: sel % 72; for sel of
+ *                  72 and more the hello also offers the flags sel & 3,
+ *                  with a presented commitment when sel & 4), an honest
+ *                  collector reads it (mac1, Noise, hello layout checked)
+ *                  and answers with this plaintext, so every welcome
+ *                  parse is reachable.
  *
- * Invariants: success only for a 9-byte welcome of version 1 whose mark
- * is not above next seq, then both sides' keys agree; any failure leaves
- * the handshake wiped and the ciphers without keys.
+ * Invariants: success only for a welcome of version 1 whose mark is not
+ * above next seq, of 9 bytes without flags offered, of 10 with flags and
+ * then accepting none that was not offered (returned as accepted); then
+ * both sides' keys agree; any failure leaves the handshake wiped and the
+ * ciphers without keys.
  */
 
 #include <errno.h>
@@ -124,14 +129,21 @@ static void fuzz_crafted(uint8_t mode, uint64_t next, const uint8_t *welcome, si
 	uint64_t hwm = 0xdeadbeef;
 
 	/* A hostname of 0..71 bytes (from the mode byte): longer ones are cut to 64. */
-	size_t hl = (size_t)(mode >> 1) % (sizeof host);
+	uint8_t sel = mode >> 1;
+	size_t hl = (size_t)sel % (sizeof host);
+	uint8_t offered = sel >= sizeof host ? (sel & PROTO_HELLO_F_KNOWN) : 0, accepted = 0xee;
+	struct commitment pc = { .records = next, .end = next ^ 1 };
+	memset(pc.chain, 0x77, sizeof pc.chain);
+	h.flags = offered;
+	h.presented = (offered & PROTO_HELLO_F_COMMIT) && (sel & 4) ? &pc : NULL;
+	size_t ext = offered & PROTO_HELLO_F_COMMIT ? PROTO_HELLO_COMMIT_LEN : 0;
 	memset(host, 'h', hl);
 	host[hl] = 0;
 	memset(h.stream_id, 0x5a, sizeof h.stream_id);
 	memset(h.machine_id, 0xa5, sizeof h.machine_id);
 	int n = session_write_msg1(&ahs, agent_s, coll_pub, &h, msg1, sizeof msg1);
 	size_t want_hl = hl > PROTO_HOSTNAME_MAX ? PROTO_HOSTNAME_MAX : hl;
-	TRAP_IF(n != (int)(PROTO_MSG1_MIN + want_hl));
+	TRAP_IF(n != (int)(PROTO_MSG1_MIN + want_hl + ext));
 	/* The collector's view of it. */
 	size_t nlen = (size_t)n - MAC1_LEN;
 	TRAP_IF(mac1_verify(msg1 + nlen, coll_mac1_key, msg1, nlen) != 0);
@@ -140,8 +152,15 @@ static void fuzz_crafted(uint8_t mode, uint64_t next, const uint8_t *welcome, si
 		__builtin_trap();
 	noise_handshake_set_ephemeral(&chs, coll_e);
 	int hn = noise_read_msg1(&chs, msg1, nlen, hello, sizeof hello);
-	TRAP_IF(hn != (int)(PROTO_HELLO_FIXED + want_hl));
-	TRAP_IF(hello[0] != PROTO_VERSION || hello[1] != 0 || get_be64(hello + 2) != h.counter ||
+	TRAP_IF(hn != (int)(PROTO_HELLO_FIXED + want_hl + ext));
+	if (ext) {
+		const uint8_t *x = hello + PROTO_HELLO_FIXED + want_hl;
+		uint8_t zero[PROTO_HELLO_COMMIT_LEN] = { 0 };
+		TRAP_IF(h.presented ? get_be64(x) != pc.records || get_be64(x + 8) != pc.end ||
+					      memcmp(x + 16, pc.chain, 32) != 0
+				    : memcmp(x, zero, sizeof zero) != 0);
+	}
+	TRAP_IF(hello[0] != PROTO_VERSION || hello[1] != offered || get_be64(hello + 2) != h.counter ||
 		hello[42] != want_hl || memcmp(hello + 10, h.stream_id, 16) != 0 ||
 		memcmp(hello + 26, h.machine_id, 16) != 0 || memcmp(hello + 43, host, want_hl) != 0);
 	TRAP_IF(sodium_memcmp(noise_remote_static(&chs), agent_pub, 32) != 0);
@@ -152,14 +171,15 @@ static void fuzz_crafted(uint8_t mode, uint64_t next, const uint8_t *welcome, si
 	TRAP_IF(m != (int)(wlen + NOISE_MSG2_OVERHEAD));
 	TRAP_IF(noise_split(&chs, &ctx, &crx) != 0);
 
-	int r = session_read_msg2(&ahs, msg2, (size_t)m, next, &atx, &arx, &hwm);
+	int r = session_read_msg2_ext(&ahs, msg2, (size_t)m, next, offered, &atx, &arx, &hwm, &accepted);
 	TRAP_IF(!hs_wiped(&ahs));
-	bool valid =
-		wlen == PROTO_WELCOME_LEN && welcome[0] == PROTO_VERSION && get_be64(welcome + 1) <= next;
+	bool valid = wlen == (offered ? PROTO_WELCOME_EXT_LEN : PROTO_WELCOME_LEN) &&
+		     welcome[0] == PROTO_VERSION && get_be64(welcome + 1) <= next &&
+		     (!offered || (welcome[9] & ~offered) == 0);
 	if (!valid) {
 		TRAP_IF(r != -EPROTO || !no_key(&atx) || !no_key(&arx) || hwm != 0xdeadbeef);
 	} else {
-		TRAP_IF(r != 0 || hwm != get_be64(welcome + 1));
+		TRAP_IF(r != 0 || hwm != get_be64(welcome + 1) || accepted != (offered ? welcome[9] : 0));
 		check_keys(&atx, &arx, &ctx, &crx);
 	}
 	noise_cipher_wipe(&atx);
