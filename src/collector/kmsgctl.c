@@ -504,6 +504,8 @@ static int show_records(struct options *o)
 		.boot_separators = !o->quiet && query_nhosts(q) == 1,
 		.keep_cursor = o->show_cursor,
 		.grep = o->filter.has_grep ? &o->filter : NULL,
+		/* Before the pager: it writes to the same terminal. */
+		.tty = isatty(STDOUT_FILENO) == 1,
 	};
 	if ((r = output_new(&out, &oc)) < 0) {
 		fprintf(stderr, "kmsgctl: %s\n", strerror(-r));

@@ -20,6 +20,7 @@
 
 struct output {
 	struct output_conf c;
+	FILE *f;
 	struct view *v;
 	size_t count;
 	bool have_boot;
@@ -63,6 +64,7 @@ int output_new(struct output **ret, const struct output_conf *c)
 	if (!o)
 		return -ENOMEM;
 	o->c = *c;
+	o->f = c->out ? c->out : stdout;
 	int r = view_new(&o->v);
 	if (r < 0) {
 		free(o);
@@ -145,10 +147,10 @@ static int line_puts(struct output *o, const char *s)
 	return line_put(o, s, strlen(s));
 }
 
-/* The line to stdout, and start the next. */
+/* The line out, and start the next. */
 static void line_flush(struct output *o)
 {
-	fwrite(o->line, 1, o->line_len, stdout);
+	fwrite(o->line, 1, o->line_len, o->f);
 	o->line_len = 0;
 }
 
@@ -210,30 +212,54 @@ static int scratch_reserve(struct output *o, size_t n)
 	return 0;
 }
 
-/* journalctl's short message: tab -> 8 blanks, ESC [ ... m removed (strip_tab_ansi). */
-static int prepare(struct output *o, const struct record *r, size_t *ret_len)
+/*
+ * The message as journalctl 252 shows it (strip_tab_ansi): a tab as 8
+ * blanks (when expand_tabs), colour sequences ESC [ [0-9;]* m and
+ * operating system commands ESC ] [0x20-0x7e]* BEL removed, carriage
+ * returns before a newline or at the end removed; anything else, an
+ * unfinished sequence included, left as it is.
+ */
+static int prepare(struct output *o, const struct record *r, bool expand_tabs, size_t *ret_len)
 {
+	const uint8_t *m = r->msg;
 	size_t len = r->msg_len;
 	if (scratch_reserve(o, 8 * len + 1) < 0)
 		return -ENOMEM;
-	size_t n = 0;
+	size_t n = 0, crs = 0;
 	for (size_t i = 0; i < len; i++) {
-		uint8_t c = r->msg[i];
-		if (c == '\t') {
+		uint8_t c = m[i];
+		if (c == '\r') {
+			crs++;
+			continue;
+		}
+		if (c != '\n') {
+			memset(o->scratch + n, '\r', crs);
+			n += crs;
+		}
+		crs = 0;
+		if (c == '\t' && expand_tabs) {
 			memset(o->scratch + n, ' ', 8);
 			n += 8;
-		} else if (c == 0x1b && i + 1 < len && r->msg[i + 1] == '[') {
+			continue;
+		}
+		if (c == 0x1b && i + 1 < len && m[i + 1] == '[') {
 			size_t k = i + 2;
-			while (k < len && ((r->msg[k] >= '0' && r->msg[k] <= '9') || r->msg[k] == ';'))
+			while (k < len && ((m[k] >= '0' && m[k] <= '9') || m[k] == ';'))
 				k++;
-			if (k < len && r->msg[k] == 'm') {
+			if (k < len && m[k] == 'm') {
 				i = k;
 				continue;
 			}
-			o->scratch[n++] = c;
-		} else {
-			o->scratch[n++] = c;
+		} else if (c == 0x1b && i + 1 < len && m[i + 1] == ']') {
+			size_t k = i + 2;
+			while (k < len && m[k] >= 0x20 && m[k] <= 0x7e)
+				k++;
+			if (k < len && m[k] == '\a') {
+				i = k;
+				continue;
+			}
 		}
+		o->scratch[n++] = c;
 	}
 	*ret_len = n;
 	return 0;
@@ -284,7 +310,7 @@ static int put_message(struct output *o, const struct record *r, size_t indent)
 	/* Most messages are plain ASCII: nothing to strip, printable, one line. */
 	bool plain = text_plain_ascii(m, len);
 	if (!plain) {
-		if (prepare(o, r, &len) < 0)
+		if (prepare(o, r, true, &len) < 0)
 			return -ENOMEM;
 		m = o->scratch;
 		if (!text_printable(m, len, true)) {
@@ -332,8 +358,8 @@ static int print_short(struct output *o, const char *host, const struct journal_
 		if (o->have_boot && memcmp(o->last_boot, r->boot_id, 16) != 0) {
 			char hex[33];
 			text_hex(hex, r->boot_id, 16);
-			printf("%s-- Boot %s --%s\n", o->c.color ? ANSI_BOLD : "", hex,
-			       o->c.color ? ANSI_NORMAL : "");
+			fprintf(o->f, "%s-- Boot %s --%s\n", o->c.color ? ANSI_BOLD : "", hex,
+				o->c.color ? ANSI_NORMAL : "");
 		}
 		memcpy(o->last_boot, r->boot_id, 16);
 		o->have_boot = true;
@@ -341,12 +367,9 @@ static int print_short(struct output *o, const char *host, const struct journal_
 	const uint8_t *id, *pid;
 	size_t idlen, pidlen, hostlen = strlen(host);
 	view_identifier(r, &id, &idlen, &pid, &pidlen);
-	/* As printf's %.*s did: a journal field's value ends at a NUL byte. */
-	const uint8_t *z = memchr(id, '\0', idlen);
-	if (z)
-		idlen = (size_t)(z - id);
-	if (pid && (z = memchr(pid, '\0', pidlen)))
-		pidlen = (size_t)(z - pid);
+	/* As journalctl: a host name that is not printable is left out. */
+	if (!view_printable((const uint8_t *)host, hostlen))
+		hostlen = 0;
 	/* "TIME HOST ID[PID]: " and, when it fits, the message and its newline. */
 	size_t prefix = 64 + 1 + hostlen + 1 + idlen + 2 + pidlen + 3;
 	int ret = 0;
@@ -355,8 +378,10 @@ static int print_short(struct output *o, const char *host, const struct journal_
 		return -ENOMEM;
 	put_time(o, r);
 	line_add(o, " ", 1);
-	line_add(o, host, hostlen);
-	line_add(o, " ", 1);
+	if (hostlen) {
+		line_add(o, host, hostlen);
+		line_add(o, " ", 1);
+	}
 	line_add(o, id, idlen);
 	if (pid) {
 		line_add(o, "[", 1);
@@ -371,13 +396,35 @@ static int print_short(struct output *o, const char *host, const struct journal_
 	return ret;
 }
 
+/*
+ * The message as it is (journalctl's cat) to a pipe or file; to a
+ * terminal (tty) with the short formats' stripping, tabs kept, and every
+ * other byte that is not printable UTF-8, tab or newline as \xNN.
+ */
 static int print_cat(struct output *o, const struct record *r)
 {
+	const uint8_t *m = r->msg;
+	size_t len = r->msg_len;
+	if (o->c.tty && !text_plain_ascii(m, len)) {
+		size_t n;
+		o->line_len = 0;
+		if (prepare(o, r, false, &n) < 0 || line_reserve(o, 4 * n) < 0)
+			return -ENOMEM;
+		/* The escaped text goes to the end of the line buffer, then is
+		 * copied to scratch's start: prepare's output may need 4 times
+		 * its room. */
+		size_t w = text_escape(o->line, o->scratch, n, true);
+		if (scratch_reserve(o, w) < 0)
+			return -ENOMEM;
+		memcpy(o->scratch, o->line, w);
+		m = o->scratch;
+		len = w;
+	}
 	size_t hs = 0, he = 0;
-	if (o->c.color && o->c.grep && !filter_grep_find(o->c.grep, r->msg, r->msg_len, &hs, &he))
+	if (o->c.color && o->c.grep && !filter_grep_find(o->c.grep, m, len, &hs, &he))
 		hs = he = 0;
 	o->line_len = 0;
-	int ret = put_colored(o, r->msg, r->msg_len, r->level, hs, he);
+	int ret = put_colored(o, m, len, r->level, hs, he);
 	if (ret == 0 && (ret = line_put(o, "\n", 1)) == 0)
 		line_flush(o);
 	o->line_len = 0;
@@ -391,32 +438,22 @@ static int print_json(struct output *o, const char *host, const struct journal_e
 	size_t n;
 	const struct view_field *f = view_fields(o->v, &n);
 	struct json j;
-	json_init(&j, stdout, o->c.mode == OUTPUT_JSON_PRETTY);
+	json_init(&j, o->f, o->c.mode == OUTPUT_JSON_PRETTY);
 	json_object_begin(&j);
 	bool dups = view_has_duplicates(o->v);
 	for (size_t i = 0; i < n; i++) {
-		if (!dups) {
-			json_key(&j, f[i].name);
-			json_value(&j, f[i].val, f[i].len);
+		if (dups && view_repeat(o->v, i))
 			continue;
-		}
-		bool seen = false;
-		for (size_t k = 0; k < i && !seen; k++)
-			seen = strcmp(f[k].name, f[i].name) == 0;
-		if (seen)
-			continue;
-		size_t count = 1;
-		for (size_t k = i + 1; k < n; k++)
-			count += strcmp(f[k].name, f[i].name) == 0;
 		json_key(&j, f[i].name);
-		if (count == 1) {
+		size_t k = dups ? view_next_same(o->v, i) : VIEW_NONE;
+		if (k == VIEW_NONE) {
 			json_value(&j, f[i].val, f[i].len);
 			continue;
 		}
+		/* A field given more than once: an array of its values. */
 		json_array_begin(&j);
-		for (size_t k = i; k < n; k++)
-			if (strcmp(f[k].name, f[i].name) == 0)
-				json_value(&j, f[k].val, f[k].len);
+		for (k = i; k != VIEW_NONE; k = view_next_same(o->v, k))
+			json_value(&j, f[k].val, f[k].len);
 		json_array_end(&j);
 	}
 	json_object_end(&j);
@@ -424,6 +461,12 @@ static int print_json(struct output *o, const char *host, const struct journal_e
 	return 0;
 }
 
+/*
+ * A binary value is length-prefixed, as the format says, for a pipe or
+ * file; to a terminal (tty) it is written as NAME=value with every byte
+ * that is not printable UTF-8 as \xNN (a newline too), which no parser
+ * sees and no terminal acts on.
+ */
 static int print_export(struct output *o, const char *host, const struct journal_entry *e)
 {
 	if (view_build(o->v, host, e, true) < 0)
@@ -432,21 +475,31 @@ static int print_export(struct output *o, const char *host, const struct journal
 	const struct view_field *f = view_fields(o->v, &n);
 	for (size_t i = 0; i < n; i++) {
 		if (text_printable(f[i].val, f[i].len, false)) {
-			printf("%s=", f[i].name);
-			fwrite(f[i].val, 1, f[i].len, stdout);
-			putchar('\n');
+			fprintf(o->f, "%s=", f[i].name);
+			fwrite(f[i].val, 1, f[i].len, o->f);
+			putc('\n', o->f);
+			continue;
+		}
+		if (o->c.tty) {
+			o->line_len = 0;
+			if (line_reserve(o, 4 * f[i].len + 1) < 0)
+				return -ENOMEM;
+			o->line_len = text_escape(o->line, f[i].val, f[i].len, false);
+			o->line[o->line_len++] = '\n';
+			fprintf(o->f, "%s=", f[i].name);
+			line_flush(o);
 			continue;
 		}
 		uint8_t le[8];
 		uint64_t len = f[i].len;
 		for (int k = 0; k < 8; k++)
 			le[k] = (uint8_t)(len >> (8 * k));
-		printf("%s\n", f[i].name);
-		fwrite(le, 1, sizeof(le), stdout);
-		fwrite(f[i].val, 1, f[i].len, stdout);
-		putchar('\n');
+		fprintf(o->f, "%s\n", f[i].name);
+		fwrite(le, 1, sizeof(le), o->f);
+		fwrite(f[i].val, 1, f[i].len, o->f);
+		putc('\n', o->f);
 	}
-	putchar('\n');
+	putc('\n', o->f);
 	return 0;
 }
 

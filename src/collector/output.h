@@ -35,6 +35,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "filter.h"
 #include "journal.h"
@@ -63,6 +64,8 @@ struct output_conf {
 	bool boot_separators;
 	bool keep_cursor;	   /* remember the last record's cursor (--show-cursor) */
 	const struct filter *grep; /* its -g pattern is highlighted; may be NULL */
+	bool tty;		   /* the output reaches a terminal (directly or by the pager) */
+	FILE *out;		   /* NULL: stdout */
 };
 
 struct output;

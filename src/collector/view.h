@@ -40,6 +40,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "journal.h"
 
@@ -65,13 +66,30 @@ __attribute__((warn_unused_result)) int view_build(struct view *v, const char *h
 const struct view_field *view_fields(const struct view *v, size_t *ret_n);
 /* True when some name is given more than once (json writes such a field as an array). */
 bool view_has_duplicates(const struct view *v);
+#define VIEW_NONE SIZE_MAX
+/* The next field after field i with its name, or VIEW_NONE. */
+size_t view_next_same(const struct view *v, size_t i);
+/* Whether a field before field i has its name. */
+bool view_repeat(const struct view *v, size_t i);
 
 /*
  * What journalctl's short format shows before the colon: the identifier
  * (never NULL) and the pid (NULL when none), pointing into r or static.
+ * For a journal record, as journalctl 252 picks them: SYSLOG_IDENTIFIER,
+ * else _COMM, else "unknown"; _PID, else SYSLOG_PID, else none; a value
+ * counts only when view_printable.
  */
 void view_identifier(const struct record *r, const uint8_t **id, size_t *idlen, const uint8_t **pid,
 		     size_t *pidlen);
+
+/*
+ * Whether an agent's value may stand in a short line as it is: shorter
+ * than VIEW_PRINT_MAX bytes (journalctl's limit) and printable UTF-8
+ * without newline (text_printable). journalctl 252 allows a newline here,
+ * which lets an identifier forge a whole line; kmsgctl does not.
+ */
+#define VIEW_PRINT_MAX 300
+bool view_printable(const uint8_t *p, size_t len);
 
 const char *view_source_name(uint8_t source);
 /* NULL for an event number without a name. */
