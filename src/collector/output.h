@@ -14,19 +14,28 @@
  * or a journal record's own with "[PID]". MESSAGE: tabs as 8 blanks and
  * colour escapes (ESC [ ... m) removed; then, if it is not printable UTF-8
  * (text.h), "[17B blob data]" with the size after that; else one final
- * newline dropped and each further line indented under the first. A line
+ * newline dropped and each further line indented under the first; an
+ * OSC (ESC ] ... BEL) and carriage returns before a newline or the end
+ * are removed too, as journalctl 252's strip_tab_ansi does. A line
  * "-- Boot ID --"
  * is put where the boot changes (when boot_separators; records without a
  * boot, i.e. collector events, do not count).
  *
- *   cat          the message bytes as they are, and a newline
+ *   cat          the message bytes as they are, and a newline; when tty,
+ *                prepared as the short formats' (tabs kept) and every
+ *                byte not printable UTF-8, tab or newline as \xNN
  *   json         one object per line (json.h), fields of view.h, a field
  *                given more than once as an array of its values
  *   json-pretty  the same, indented
  *   export       systemd's Journal Export Format: per field "NAME=value\n",
  *                or, for a value that is not printable UTF-8 or holds a
  *                newline, "NAME\n", its length as 64-bit little endian,
- *                the bytes, "\n"; an empty line ends the entry
+ *                the bytes, "\n"; an empty line ends the entry; when
+ *                tty, such a value as NAME=value with \xNN escapes
+ *
+ * In the short formats the host, identifier and pid appear only when
+ * printable (view_printable). Nothing but tab, newline, printable UTF-8
+ * and the colours below reaches a terminal (tty) in any format.
  *
  * Colours (when color): the message of error and worse in bold red,
  * warning in bold yellow (256-colour 185), notice in bold, debug in grey,

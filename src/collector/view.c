@@ -312,6 +312,19 @@ static const char *const synth_names[] = {
 	"MESSAGE",
 };
 
+/* Whether an agent's key is one of the names kmsgctl gives its own
+ * values (the "__" names, those of synth_names): a match on such a name
+ * must see only kmsgctl's value, never the agent's field (issue 17). */
+static bool trusted_key(const uint8_t *key, size_t klen)
+{
+	if (klen >= 2 && key[0] == '_' && key[1] == '_')
+		return true;
+	for (size_t i = 0; i < sizeof(synth_names) / sizeof(synth_names[0]); i++)
+		if (strlen(synth_names[i]) == klen && memcmp(synth_names[i], key, klen) == 0)
+			return true;
+	return false;
+}
+
 /* Whether a record field named name would clash with a field given above
  * (the first nsynth of v), with MESSAGE, with the "__" names of the export
  * format, or with our own KMSG_ names (reserved even where absent, so that
@@ -408,7 +421,7 @@ int view_build(struct view *v, const char *host, const struct journal_entry *e, 
 		v->f[v->n] = (struct view_field){ .name = "KMSG_RAW_FIELD",
 						  .val = val,
 						  .len = vlen,
-						  .raw_key = klen ? f : NULL,
+						  .raw_key = klen && !trusted_key(f, klen) ? f : NULL,
 						  .raw_key_len = klen };
 		v->name_off[v->n] = noff < 0 ? SIZE_MAX : (size_t)noff;
 		v->n++;

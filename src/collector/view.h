@@ -34,7 +34,10 @@
  *     (a journal record's own _HOSTNAME becomes KMSG_RECORD_HOSTNAME);
  *     with the same value it is left out.
  * Every field keeps the record's name too (raw_key), so that a match on
- * SUBSYSTEM=usb finds _KERNEL_SUBSYSTEM=usb.
+ * SUBSYSTEM=usb finds _KERNEL_SUBSYSTEM=usb, except where the record's
+ * name is one of the names above (a "__" name, _BOOT_ID, _HOSTNAME,
+ * PRIORITY, MESSAGE, KMSG_STREAM_ID, ...): a match on those sees only
+ * the value given here, never an agent's field of that name.
  */
 
 #include <stdbool.h>

@@ -190,6 +190,73 @@ if os.access(remote, os.X_OK) and shutil.which("journalctl"):
 else:
     print("note: journalctl or systemd-journal-remote missing: comparison skipped")
 
+# ---- trusted fields (issue 17 item 3) ----
+# Host "victim" has its own records; host "evil" sends records whose
+# agent fields carry victim's values under every name kmsgctl gives its
+# own value. A match on such a name must return only the records whose
+# own (trusted) value it is, in every format.
+tstore = tmp + "/trusted"
+put_records(tstore, "victim", [
+    {"@msg": "victim record", "@source": "1", "@level": "2", "@facility": "4", "@boot": "ab" * 16, "@seq": "77"},
+])
+vict = json.loads(kc(tstore, "-o", "json"))
+trusted = {n: vict[n] for n in ["_HOSTNAME", "PRIORITY", "SYSLOG_FACILITY", "_BOOT_ID", "MESSAGE",
+                               "KMSG_STREAM_ID", "KMSG_STREAM_SEQ", "KMSG_SEQ", "KMSG_SOURCE",
+                               "KMSG_RECEIVED_TIMESTAMP", "__REALTIME_TIMESTAMP",
+                               "__MONOTONIC_TIMESTAMP"]}
+# (_TRANSPORT and SYSLOG_IDENTIFIER are not in the list: a journal
+# record brings its own, from the agent's journald, view.h.)
+trusted["KMSG_EVENT"] = "session-start"
+trusted["KMSG_RECORD_FLAGS"] = "cont"
+trusted["KMSG_STORED_EARLY"] = "1"
+# Fillers first, so that evil's own stream seqs differ from victim's.
+evil = [{"@msg": "filler", "@real": "1767225000000000", "@mono": "1"} for _ in range(5)]
+for src in ["1", "2", "4"]:  # kmsg, journal, agent records
+    r = {"@msg": "evil record " + src, "@source": src, "@level": "6", "@facility": "1", "@boot": "cd" * 16,
+         "@real": "1767226000000000", "@mono": "5000000"}
+    r.update(trusted)
+    evil.append(r)
+put_records(tstore, "evil", evil)
+everything = [json.loads(l) for l in kc(tstore, "-o", "json").splitlines()]
+for n, v in trusted.items():
+    want = 1 if n in vict else 0
+    # The records whose own value it is (evil's kmsg record is a kmsg
+    # record too, for instance).
+    expect = [g["MESSAGE"] for g in everything if g.get(n) == v]
+    if ("victim record" in expect) != bool(want):
+        fail("%s=%s: expected %r" % (n, v, expect))
+    for fmt in ["json", "cat", "short", "export"]:
+        out = kc(tstore, "-o", fmt, "%s=%s" % (n, v), check=False)
+        if fmt == "json":
+            got = [json.loads(l) for l in out.splitlines()]
+            if [g["MESSAGE"] for g in got] != expect or any(g.get(n) != v for g in got):
+                fail("%s=%s: %r, expected %r" % (n, v, got, expect))
+        elif fmt == "cat":
+            if out.decode().splitlines() != expect:
+                fail("%s=%s -o cat: %r, expected %r" % (n, v, out, expect))
+        elif fmt == "short":
+            lines = [l for l in out.decode().splitlines() if not l.startswith("-- ")]
+            if len(lines) != len(expect) or any(not l.endswith(": " + m) for l, m in zip(lines, expect)):
+                fail("%s=%s -o short: %r, expected %r" % (n, v, out, expect))
+        else:
+            got = [l for l in out.decode().splitlines() if l.startswith("MESSAGE=")]
+            if got != ["MESSAGE=" + m for m in expect]:
+                fail("%s=%s -o export: %r, expected %r" % (n, v, got, expect))
+        ok()
+    # The agent's field is still there, under another name: KMSG_RECORD_
+    # and the name (journal records, names without "_"), or KMSG_FIELD and
+    # the name (other records' "_" names).
+    alts = ["KMSG_RECORD_" + n.lstrip("_")] + (["KMSG_FIELD" + n] if n.startswith("_") else [])
+    args = []
+    for alt in alts:
+        args += (["+"] if args else []) + ["%s=%s" % (alt, v)]
+    out = kc(tstore, "-o", "json", *args, check=False)
+    # (A field with the trusted value itself is left out, view.h.)
+    nalt = sum(1 for g in everything if g["MESSAGE"].startswith("evil record") and g.get(n) != v)
+    if n != "MESSAGE" and len(out.splitlines()) != nalt:
+        fail("%s: %d records, expected the agent's %d" % (" ".join(args), len(out.splitlines()), nalt))
+    ok()
+
 # ---- 9,000 fields in one record: json and export are not quadratic ----
 def name(i):
     digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"

@@ -14,7 +14,8 @@
  * (default 6), @facility (default 1), @event, @flags, @seq (kmsg seq),
  * @mono and @real (usec), @boot (32 hex digits), @msg (the message);
  * every other field is added as the agent's own field, as it is. Records
- * get stream seqs 0, 1, ... of one stream (continued on a second run).
+ * get stream seqs 0, 1, ... of one stream (continued on a second run),
+ * whose id is made from HOST.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -91,7 +92,7 @@ int main(int argc, char **argv)
 	}
 	uint8_t sid[STORE_STREAM_ID_LEN];
 	for (int i = 0; i < STORE_STREAM_ID_LEN; i++)
-		sid[i] = (uint8_t)(0x50 + i);
+		sid[i] = (uint8_t)(0x50 + i) ^ (uint8_t)argv[2][i % strlen(argv[2])];
 	uint64_t seq = store_stream_hwm(h, sid);
 	if ((r = store_stream_counter(h, sid, (uint64_t)time(NULL) * 1000 + seq % 1000 + 1)) < 0) {
 		fprintf(stderr, "put-records: stream counter: %s\n", strerror(-r));
