@@ -483,6 +483,10 @@ static int show_records(struct options *o)
 	int ret = 1, r;
 	if (query_open(&q, o->dir, o->hosts, o->nhosts, &o->filter) < 0)
 		goto done;
+	/* As journalctl on a directory without journals; the "-- No
+	 * entries --" line follows. */
+	if (query_empty(q) && !o->quiet)
+		fputs("No journal files were found.\n", stderr);
 	if (o->has_boot && query_set_boot(q, &o->boot) < 0)
 		goto done;
 	if (o->cursor) {
