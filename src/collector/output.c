@@ -37,10 +37,18 @@ struct output {
 	uint64_t sec;
 	char sec_text[48];
 	size_t sec_len;
+	/* short-delta: the record before. */
+	bool have_prev;
+	uint64_t prev_mono;
+	uint8_t prev_boot[16];
 };
 
+/* In the order of enum output_mode. */
 static const char *const mode_names[] = {
-	"short", "short-iso", "short-precise", "short-monotonic", "cat", "json", "json-pretty", "export",
+	"short",      "short-iso",   "short-precise", "short-monotonic", "short-iso-precise",
+	"short-full", "short-unix",  "short-delta",   "with-unit",	 "cat",
+	"json",	      "json-pretty", "json-seq",      "json-sse",	 "export",
+	"verbose",
 };
 
 int output_mode_parse(const char *s, enum output_mode *ret)
@@ -55,7 +63,17 @@ int output_mode_parse(const char *s, enum output_mode *ret)
 
 bool output_mode_short(enum output_mode m)
 {
-	return m <= OUTPUT_SHORT_MONOTONIC;
+	return m <= OUTPUT_WITH_UNIT;
+}
+
+bool output_mode_says_empty(enum output_mode m)
+{
+	return output_mode_short(m) || m == OUTPUT_VERBOSE;
+}
+
+bool output_mode_json(enum output_mode m)
+{
+	return m >= OUTPUT_JSON && m <= OUTPUT_JSON_SSE;
 }
 
 int output_new(struct output **ret, const struct output_conf *c)
@@ -265,37 +283,78 @@ static int prepare(struct output *o, const struct record *r, bool expand_tabs, s
 	return 0;
 }
 
-/* The time column of the short formats into the line (at most 64 bytes). */
+/* "[%5llu.%06llu" of usec at t; the number of characters. */
+static size_t put_mono(char *t, uint64_t usec)
+{
+	char sec[20];
+	size_t n = 0, sl = put_dec(sec, usec / 1000000, 0);
+	for (size_t k = sl; k < 5; k++)
+		t[n++] = ' ';
+	memcpy(t + n, sec, sl);
+	n += sl;
+	t[n++] = '.';
+	n += put_dec(t + n, usec % 1000000, 6);
+	return n;
+}
+
+/* The time column of the short formats into the line (at most 64 bytes),
+ * as journalctl 252 writes each. */
 static void put_time(struct output *o, const struct record *r)
 {
 	char *t = o->line + o->line_len;
 	size_t n = 0;
-	if (o->c.mode == OUTPUT_SHORT_MONOTONIC) {
-		/* "[%5llu.%06llu]": the seconds right-aligned in 5 columns. */
-		char sec[20];
-		size_t sl = put_dec(sec, r->mono_usec / 1000000, 0);
+	enum output_mode m = o->c.mode;
+	if (m == OUTPUT_SHORT_MONOTONIC || m == OUTPUT_SHORT_DELTA) {
 		t[n++] = '[';
-		for (size_t k = sl; k < 5; k++)
-			t[n++] = ' ';
-		memcpy(t + n, sec, sl);
-		n += sl;
-		t[n++] = '.';
-		n += put_dec(t + n, r->mono_usec % 1000000, 6);
+		n += put_mono(t + n, r->mono_usec);
+		if (m == OUTPUT_SHORT_DELTA) {
+			/* " <delta>" to the record before, in the same boot. */
+			if (o->have_prev && memcmp(o->prev_boot, r->boot_id, 16) == 0) {
+				t[n++] = ' ';
+				t[n++] = '<';
+				n += put_mono(t + n,
+					      r->mono_usec >= o->prev_mono ? r->mono_usec - o->prev_mono : 0);
+				t[n++] = ' ';
+				t[n++] = '>';
+			} else {
+				memset(t + n, ' ', 16);
+				n += 16;
+			}
+			o->have_prev = true;
+			o->prev_mono = r->mono_usec;
+			memcpy(o->prev_boot, r->boot_id, 16);
+		}
 		t[n++] = ']';
+	} else if (m == OUTPUT_SHORT_UNIX) {
+		n += put_dec(t, r->real_usec / 1000000, 0);
+		t[n++] = '.';
+		n += put_dec(t + n, r->real_usec % 1000000, 6);
 	} else {
 		uint64_t sec = r->real_usec / 1000000;
 		if (!o->have_sec || sec != o->sec) {
-			timestamp_format(o->sec_text, sizeof(o->sec_text), sec * 1000000,
-					 o->c.mode == OUTPUT_SHORT_ISO ? TS_ISO : TS_SHORT, o->c.utc);
+			enum timestamp_style st =
+				m == OUTPUT_SHORT_ISO || m == OUTPUT_SHORT_ISO_PRECISE ? TS_ISO
+				: m == OUTPUT_SHORT_FULL || m == OUTPUT_WITH_UNIT      ? TS_FULL
+										       : TS_SHORT;
+			timestamp_format(o->sec_text, sizeof(o->sec_text), sec * 1000000, st, o->c.utc);
 			o->sec_len = strlen(o->sec_text);
 			o->sec = sec;
 			o->have_sec = true;
 		}
-		memcpy(t, o->sec_text, o->sec_len);
-		n = o->sec_len;
-		if (o->c.mode == OUTPUT_SHORT_PRECISE) {
+		if (m == OUTPUT_SHORT_PRECISE || m == OUTPUT_SHORT_ISO_PRECISE) {
+			/* The microseconds after the seconds: before the zone
+			 * ("+0100", the last 5 characters) of the ISO form. */
+			size_t head =
+				m == OUTPUT_SHORT_ISO_PRECISE && o->sec_len > 5 ? o->sec_len - 5 : o->sec_len;
+			memcpy(t, o->sec_text, head);
+			n = head;
 			t[n++] = '.';
 			n += put_dec(t + n, r->real_usec % 1000000, 6);
+			memcpy(t + n, o->sec_text + head, o->sec_len - head);
+			n += o->sec_len - head;
+		} else {
+			memcpy(t, o->sec_text, o->sec_len);
+			n = o->sec_len;
 		}
 	}
 	o->line_len += n;
@@ -309,7 +368,15 @@ static int put_message(struct output *o, const struct record *r, size_t indent)
 	size_t len = r->msg_len;
 	/* Most messages are plain ASCII: nothing to strip, printable, one line. */
 	bool plain = text_plain_ascii(m, len);
-	if (!plain) {
+	if (!plain && o->c.all) {
+		/* -a: nothing stripped, no blob; what a terminal must not see escaped. */
+		if (scratch_reserve(o, 4 * len + 1) < 0)
+			return -ENOMEM;
+		len = text_escape((char *)o->scratch, m, len, true);
+		m = o->scratch;
+		if (len > 0 && m[len - 1] == '\n')
+			len--;
+	} else if (!plain) {
 		if (prepare(o, r, true, &len) < 0)
 			return -ENOMEM;
 		m = o->scratch;
@@ -338,11 +405,29 @@ static int put_message(struct output *o, const struct record *r, size_t indent)
 			memset(o->line + o->line_len, ' ', indent);
 			o->line_len += indent;
 		}
+		/* --no-full: the line cut to the terminal's width, an ellipsis
+		 * where it was cut (characters counted as one column each). */
+		size_t shown = end;
+		bool cut = false;
+		if (o->c.columns) {
+			size_t avail = o->c.columns > indent + 1 ? o->c.columns - indent - 1 : 1, chars = 0,
+			       k = pos;
+			while (k < end && chars < avail) {
+				k++;
+				while (k < end && (m[k] & 0xc0) == 0x80)
+					k++;
+				chars++;
+			}
+			if (k < end) {
+				shown = k;
+				cut = true;
+			}
+		}
 		/* The highlight, clipped to this line. */
-		size_t ls = hs > pos ? hs : pos, le = he < end ? he : end;
-		int w = ls < le ? put_colored(o, m + pos, end - pos, r->level, ls - pos, le - pos)
-				: put_colored(o, m + pos, end - pos, r->level, 0, 0);
-		if (w < 0 || line_put(o, "\n", 1) < 0)
+		size_t ls = hs > pos ? hs : pos, le = he < shown ? he : shown;
+		int w = ls < le ? put_colored(o, m + pos, shown - pos, r->level, ls - pos, le - pos)
+				: put_colored(o, m + pos, shown - pos, r->level, 0, 0);
+		if (w < 0 || (cut && line_puts(o, "\xe2\x80\xa6") < 0) || line_put(o, "\n", 1) < 0)
 			return -ENOMEM;
 		if (!nl)
 			break;
@@ -367,8 +452,16 @@ static int print_short(struct output *o, const char *host, const struct journal_
 	const uint8_t *id, *pid;
 	size_t idlen, pidlen, hostlen = strlen(host);
 	view_identifier(r, &id, &idlen, &pid, &pidlen);
+	/* with-unit: a journal record's unit in the identifier's place. */
+	const uint8_t *unit;
+	size_t unitlen;
+	if (o->c.mode == OUTPUT_WITH_UNIT && r->source == RECORD_SRC_JOURNAL &&
+	    record_field_get(r, "_SYSTEMD_UNIT", &unit, &unitlen) == 1 && view_printable(unit, unitlen)) {
+		id = unit;
+		idlen = unitlen;
+	}
 	/* As journalctl: a host name that is not printable is left out. */
-	if (!view_printable((const uint8_t *)host, hostlen))
+	if (o->c.no_hostname || !view_printable((const uint8_t *)host, hostlen))
 		hostlen = 0;
 	/* "TIME HOST ID[PID]: " and, when it fits, the message and its newline. */
 	size_t prefix = 64 + 1 + hostlen + 1 + idlen + 2 + pidlen + 3;
@@ -431,6 +524,18 @@ static int print_cat(struct output *o, const struct record *r)
 	return ret;
 }
 
+/* --output-fields: whether field name is shown (the "__" names and
+ * _BOOT_ID always are, as journalctl writes them apart from the rest). */
+static bool field_wanted(const struct output *o, const char *name)
+{
+	if (o->c.nfields == 0 || strncmp(name, "__", 2) == 0 || strcmp(name, "_BOOT_ID") == 0)
+		return true;
+	for (size_t i = 0; i < o->c.nfields; i++)
+		if (strcmp(o->c.fields[i], name) == 0)
+			return true;
+	return false;
+}
+
 static int print_json(struct output *o, const char *host, const struct journal_entry *e)
 {
 	if (view_build(o->v, host, e, true) < 0)
@@ -439,10 +544,16 @@ static int print_json(struct output *o, const char *host, const struct journal_e
 	const struct view_field *f = view_fields(o->v, &n);
 	struct json j;
 	json_init(&j, o->f, o->c.mode == OUTPUT_JSON_PRETTY);
+	json_set_tight(&j);
+	/* RFC 7464's record separator; server-sent events' data line. */
+	if (o->c.mode == OUTPUT_JSON_SEQ)
+		putc(0x1e, o->f);
+	else if (o->c.mode == OUTPUT_JSON_SSE)
+		fputs("data: ", o->f);
 	json_object_begin(&j);
 	bool dups = view_has_duplicates(o->v);
 	for (size_t i = 0; i < n; i++) {
-		if (dups && view_repeat(o->v, i))
+		if ((dups && view_repeat(o->v, i)) || !field_wanted(o, f[i].name))
 			continue;
 		json_key(&j, f[i].name);
 		size_t k = dups ? view_next_same(o->v, i) : VIEW_NONE;
@@ -458,6 +569,8 @@ static int print_json(struct output *o, const char *host, const struct journal_e
 	}
 	json_object_end(&j);
 	json_newline(&j);
+	if (o->c.mode == OUTPUT_JSON_SSE)
+		json_newline(&j);
 	return 0;
 }
 
@@ -474,6 +587,8 @@ static int print_export(struct output *o, const char *host, const struct journal
 	size_t n;
 	const struct view_field *f = view_fields(o->v, &n);
 	for (size_t i = 0; i < n; i++) {
+		if (!field_wanted(o, f[i].name))
+			continue;
 		if (text_printable(f[i].val, f[i].len, false)) {
 			fprintf(o->f, "%s=", f[i].name);
 			fwrite(f[i].val, 1, f[i].len, o->f);
@@ -503,6 +618,66 @@ static int print_export(struct output *o, const char *host, const struct journal
 	return 0;
 }
 
+/*
+ * journalctl 252's verbose: the time with microseconds and the zone, the
+ * cursor in brackets, then each field but the "__" ones as
+ * "    NAME=value", further lines of a value indented under its first; a
+ * value that is not printable UTF-8 (newlines allowed) as
+ * "[17B blob data]", or with -a escaped as \xNN.
+ */
+static int print_verbose(struct output *o, const char *host, const struct journal_entry *e)
+{
+	if (view_build(o->v, host, e, true) < 0)
+		return -ENOMEM;
+	size_t n;
+	const struct view_field *f = view_fields(o->v, &n);
+	char t[64];
+	const struct record *r = &e->rec;
+	timestamp_format(t, sizeof(t), r->real_usec / 1000000 * 1000000, TS_FULL, o->c.utc);
+	/* ".uuuuuu" before the zone, the last word. */
+	char *zone = strrchr(t, ' ');
+	size_t head = zone ? (size_t)(zone - t) : strlen(t);
+	fprintf(o->f, "%.*s.%06u%s [%.*s]\n", (int)head, t, (unsigned)(r->real_usec % 1000000), t + head,
+		(int)f[0].len, (const char *)f[0].val);
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(f[i].name, "__", 2) == 0 || !field_wanted(o, f[i].name))
+			continue;
+		const uint8_t *v = f[i].val;
+		size_t len = f[i].len;
+		size_t nl = strlen(f[i].name);
+		o->line_len = 0;
+		if (line_reserve(o, 4 + nl + 1 + 4 * len + 64) < 0)
+			return -ENOMEM;
+		line_add(o, "    ", 4);
+		line_add(o, f[i].name, nl);
+		line_add(o, "=", 1);
+		if (o->c.all && !text_printable(v, len, true)) {
+			len = text_escape(o->line + o->line_len, v, len, false);
+			o->line_len += len;
+			line_add(o, "\n", 1);
+		} else if (!text_printable(v, len, true)) {
+			char size[32];
+			text_bytes(size, sizeof(size), len);
+			o->line_len += (size_t)snprintf(o->line + o->line_len, 48, "[%s blob data]\n", size);
+		} else {
+			if (len > 0 && v[len - 1] == '\n')
+				len--;
+			for (size_t k = 0; k < len; k++) {
+				if (line_reserve(o, 4 + nl + 2) < 0)
+					return -ENOMEM;
+				o->line[o->line_len++] = (char)v[k];
+				if (v[k] == '\n') {
+					memset(o->line + o->line_len, ' ', 4 + nl + 1);
+					o->line_len += 4 + nl + 1;
+				}
+			}
+			line_add(o, "\n", 1);
+		}
+		line_flush(o);
+	}
+	return 0;
+}
+
 int output_entry(struct output *o, const char *host, const struct journal_entry *e)
 {
 	int r = 0;
@@ -512,7 +687,12 @@ int output_entry(struct output *o, const char *host, const struct journal_entry 
 		break;
 	case OUTPUT_JSON:
 	case OUTPUT_JSON_PRETTY:
+	case OUTPUT_JSON_SEQ:
+	case OUTPUT_JSON_SSE:
 		r = print_json(o, host, e);
+		break;
+	case OUTPUT_VERBOSE:
+		r = print_verbose(o, host, e);
 		break;
 	case OUTPUT_EXPORT:
 		r = print_export(o, host, e);

@@ -54,17 +54,33 @@ enum output_mode {
 	OUTPUT_SHORT_ISO,
 	OUTPUT_SHORT_PRECISE,
 	OUTPUT_SHORT_MONOTONIC,
+	OUTPUT_SHORT_ISO_PRECISE,
+	OUTPUT_SHORT_FULL,
+	OUTPUT_SHORT_UNIX,
+	OUTPUT_SHORT_DELTA,
+	OUTPUT_WITH_UNIT,
 	OUTPUT_CAT,
 	OUTPUT_JSON,
 	OUTPUT_JSON_PRETTY,
+	OUTPUT_JSON_SEQ,
+	OUTPUT_JSON_SSE,
 	OUTPUT_EXPORT,
+	OUTPUT_VERBOSE,
 };
 
-#define OUTPUT_NAMES "short, short-iso, short-precise, short-monotonic, cat, json, json-pretty, export"
+#define OUTPUT_NAMES                                                                                    \
+	"short, short-iso, short-precise, short-monotonic, short-iso-precise, short-full, short-unix, " \
+	"short-delta, with-unit, cat, json, json-pretty, json-seq, json-sse, export, verbose"
 
 /* 0, or -EINVAL for a name not in OUTPUT_NAMES. */
 __attribute__((warn_unused_result)) int output_mode_parse(const char *s, enum output_mode *ret);
+/* The short formats and with-unit: one line per record, boot separators. */
 bool output_mode_short(enum output_mode m);
+/* Whether "-- No entries --" is printed when nothing was (as journalctl:
+ * the short formats and verbose). */
+bool output_mode_says_empty(enum output_mode m);
+/* json, json-pretty, json-seq, json-sse. */
+bool output_mode_json(enum output_mode m);
 
 struct output_conf {
 	enum output_mode mode;
@@ -74,6 +90,11 @@ struct output_conf {
 	bool keep_cursor;	   /* remember the last record's cursor (--show-cursor) */
 	const struct filter *grep; /* its -g pattern is highlighted; may be NULL */
 	bool tty;		   /* the output reaches a terminal (directly or by the pager) */
+	bool all;		   /* -a: unprintable messages and values escaped, not blobs */
+	bool no_hostname;	   /* --no-hostname: the short formats leave the host out */
+	unsigned columns;	   /* --no-full on a terminal: its width (0: lines are not cut) */
+	char *const *fields;	   /* --output-fields: json, export, verbose show only these */
+	size_t nfields;		   /*   (and the "__" names and _BOOT_ID), when nfields > 0 */
 	FILE *out;		   /* NULL: stdout */
 };
 

@@ -12,7 +12,8 @@
  * view.c look at), the rest being its value; a byte past the table
  * makes the rest the whole field, as the agent sent it ("KEY=value" or
  * anything). The record is printed in every
- * format, to a terminal (tty) and not, without and with colour, and the
+ * format, to a terminal (tty) and not, without and with colour, -a and
+ * --no-full (40 columns), and the
  * bytes checked against kmsgctl(1)'s promise:
  *
  *   - short formats, json, json-pretty, and cat and export to a terminal:
@@ -22,7 +23,9 @@
  *   - short formats: every line after the first starts with a blank (the
  *     indentation of a message's further lines), so no record can print
  *     a line that looks like another record's;
- *   - json: exactly one line per record;
+ *   - json: exactly one line per record; json-seq: the same after its
+ *     record separator 0x1e (RFC 7464), the one other control byte;
+ *   - verbose: every line after the first starts with a blank;
  *   - export to a terminal: every line "NAME=text", NAME of A-Z 0-9 _,
  *     and an empty line at the end.
  */
@@ -115,10 +118,17 @@ static void check(enum output_mode mode, bool tty, bool color, const uint8_t *p,
 		check_export(p, len);
 		return;
 	}
+	/* json-seq: RFC 7464's record separator first, its only control byte. */
+	if (mode == OUTPUT_JSON_SEQ) {
+		if (len == 0 || p[0] != 0x1e)
+			abort();
+		p++;
+		len--;
+	}
 	check_text(p, len, color);
 	if (len == 0 || p[len - 1] != '\n')
 		abort();
-	if (output_mode_short(mode)) {
+	if (output_mode_short(mode) || mode == OUTPUT_VERBOSE) {
 		for (size_t i = 0; i + 1 < len; i++)
 			if (p[i] == '\n' && p[i + 1] != ' ')
 				abort(); /* a line that is not the record's own */
@@ -192,11 +202,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 
 	static const enum output_mode modes[] = {
-		OUTPUT_SHORT, OUTPUT_SHORT_ISO, OUTPUT_SHORT_PRECISE, OUTPUT_SHORT_MONOTONIC,
-		OUTPUT_CAT,   OUTPUT_JSON,	OUTPUT_JSON_PRETTY,   OUTPUT_EXPORT,
+		OUTPUT_SHORT,
+		OUTPUT_SHORT_ISO,
+		OUTPUT_SHORT_PRECISE,
+		OUTPUT_SHORT_MONOTONIC,
+		OUTPUT_SHORT_ISO_PRECISE,
+		OUTPUT_SHORT_FULL,
+		OUTPUT_SHORT_UNIX,
+		OUTPUT_SHORT_DELTA,
+		OUTPUT_WITH_UNIT,
+		OUTPUT_CAT,
+		OUTPUT_JSON,
+		OUTPUT_JSON_PRETTY,
+		OUTPUT_JSON_SEQ,
+		OUTPUT_JSON_SSE,
+		OUTPUT_EXPORT,
+		OUTPUT_VERBOSE,
 	};
 	for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
-		for (int v = 0; v < 4; v++) {
+		for (int v = 0; v < 8; v++) {
 			char *buf = NULL;
 			size_t len = 0;
 			FILE *f = open_memstream(&buf, &len);
