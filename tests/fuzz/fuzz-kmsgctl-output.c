@@ -231,6 +231,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				.utc = true,
 				.tty = v & 1,
 				.color = v & 2,
+				.all = v & 4,
+				.columns = v & 4 ? 40 : 0,
 				.out = f,
 			};
 			struct output *o;
