@@ -545,6 +545,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 		o->lines = 1000;
 		o->lines_given = true;
 	}
+	/* --no-tail: all records, whatever -n said (journalctl 252). */
+	if (o->no_tail) {
+		o->lines = -1;
+		o->lines_given = false;
+	}
 	if (o->cursor_file && o->cursor) {
 		fprintf(stderr, "kmsgctl: --cursor-file and --cursor exclude each other\n");
 		return -1;

@@ -39,7 +39,7 @@ struct output {
 	size_t sec_len;
 	/* short-delta: the record before. */
 	bool have_prev;
-	uint64_t prev_mono;
+	uint64_t prev_mono, prev_real;
 	uint8_t prev_boot[16];
 };
 
@@ -308,13 +308,16 @@ static void put_time(struct output *o, const struct record *r)
 		t[n++] = '[';
 		n += put_mono(t + n, r->mono_usec);
 		if (m == OUTPUT_SHORT_DELTA) {
-			/* " <delta>" to the record before, in the same boot. */
-			if (o->have_prev && memcmp(o->prev_boot, r->boot_id, 16) == 0) {
+			/* " <delta >" to the record before in the same boot, " <delta*>"
+			 * in wall-clock time to one of another boot, blanks for the first
+			 * (journalctl 252). */
+			bool same = o->have_prev && memcmp(o->prev_boot, r->boot_id, 16) == 0;
+			if (o->have_prev) {
+				uint64_t a = same ? r->mono_usec : r->real_usec, b = same ? o->prev_mono : o->prev_real;
 				t[n++] = ' ';
 				t[n++] = '<';
-				n += put_mono(t + n,
-					      r->mono_usec >= o->prev_mono ? r->mono_usec - o->prev_mono : 0);
-				t[n++] = ' ';
+				n += put_mono(t + n, a >= b ? a - b : 0);
+				t[n++] = same ? ' ' : '*';
 				t[n++] = '>';
 			} else {
 				memset(t + n, ' ', 16);
@@ -322,6 +325,7 @@ static void put_time(struct output *o, const struct record *r)
 			}
 			o->have_prev = true;
 			o->prev_mono = r->mono_usec;
+			o->prev_real = r->real_usec;
 			memcpy(o->prev_boot, r->boot_id, 16);
 		}
 		t[n++] = ']';
