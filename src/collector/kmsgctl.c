@@ -111,7 +111,7 @@ static void usage(FILE *f)
 	      "      --no-full            cut lines to the terminal's width\n"
 	      "      --no-hostname        leave the host out of the short formats\n"
 	      "      --output-fields LIST show only these fields (json, export, verbose)\n"
-	      "  -e, --pager-end          start the pager at the end (and -n 1000)\n"
+	      "  -e, --pager-end          start the pager at the end (and -n 1000, -b 0)\n"
 	      "  -x, --catalog            accepted: no catalog texts for these records\n"
 	      "  -m, --merge              accepted: all hosts are merged already\n"
 	      "      --no-tail            with -f, show all records first\n"
@@ -534,8 +534,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		fprintf(stderr, "kmsgctl: --since is after --until\n");
 		return -1;
 	}
-	/* -k: the last boot of each host, unless -b says which. */
-	if (o->kernel && !o->has_boot) {
+	/* -k and -e: the last boot of each host, unless -b says which (as
+	 * journalctl 252 does for both). */
+	if ((o->kernel || o->pager_end) && !o->has_boot) {
 		if (boot_spec_parse("0", &o->boot) < 0)
 			return -1;
 		o->has_boot = true;

@@ -12,7 +12,8 @@
  * line ends a record. Names starting with '@' set the record's header:
  * @source (number, 1 kmsg .. 5 collector; default 2 journal), @level
  * (default 6), @facility (default 1), @event, @flags, @seq (kmsg seq),
- * @mono and @real (usec), @boot (32 hex digits), @msg (the message);
+ * @mono and @real (usec), @boot (32 hex digits), @msg (the message),
+ * @stream_seq (the record's seq; higher than the next makes a gap);
  * every other field is added as the agent's own field, as it is. Records
  * get stream seqs 0, 1, ... of one stream (continued on a second run),
  * whose id is made from HOST.
@@ -143,6 +144,8 @@ int main(int argc, char **argv)
 				rec.kmsg_seq = v;
 			} else if (strcmp(name, "@mono") == 0) {
 				rec.mono_usec = v;
+			} else if (strcmp(name, "@stream_seq") == 0) {
+				seq = v; /* a jump forward: the store adds a gap record */
 			} else if (strcmp(name, "@real") == 0) {
 				rec.real_usec = v;
 			} else if (strcmp(name, "@boot") == 0) {
