@@ -362,7 +362,10 @@ bool filter_test(const struct filter *f, const struct journal_entry *e, const st
 		return false;
 	if (f->has_grep) {
 		size_t so, eo;
-		if (!filter_grep_find(f, r->msg, r->msg_len, &so, &eo))
+		const uint8_t *m;
+		size_t len;
+		view_message(r, &m, &len);
+		if (!filter_grep_find(f, m, len, &so, &eo))
 			return false;
 	}
 	if (filter_needs_view(f)) {

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "cursor.h"
 #include "json.h"
 #include "output.h"
@@ -41,7 +43,36 @@ struct output {
 	bool have_prev;
 	uint64_t prev_mono, prev_real;
 	uint8_t prev_boot[16];
+	/* export: the last monotonic time written per boot (the most
+	 * recent boots; a journal checks that it never goes back). */
+	struct {
+		uint8_t boot[16];
+		uint64_t mono;
+	} mono_seen[16];
+	size_t n_mono_seen, mono_next;
+	/* export: each host's last boot (for its records without one). */
+	struct host_boot *hb;
+	size_t nhb, cap_hb, last_hb;
 };
+
+/* An exported entry held back until its host's boot is known: its text
+ * without the __MONOTONIC_TIMESTAMP and _BOOT_ID lines, which go at split. */
+struct held {
+	char *text;
+	size_t len, split;
+	uint64_t real;
+};
+
+struct host_boot {
+	char *host;
+	uint8_t boot[16];
+	struct held *held;
+	size_t nheld;
+};
+
+static void bootless_id(const char *host, uint8_t boot[16]);
+static void flush_held(struct output *o, struct host_boot *hb, const uint8_t boot[16], uint64_t mono,
+		       bool mono_real);
 
 /* In the order of enum output_mode. */
 static const char *const mode_names[] = {
@@ -97,6 +128,16 @@ void output_free(struct output *o)
 	if (!o)
 		return;
 	view_free(o->v);
+	for (size_t i = 0; i < o->nhb; i++) {
+		/* Hosts whose records had no boot at all. */
+		if (o->hb[i].nheld) {
+			uint8_t boot[16];
+			bootless_id(o->hb[i].host, boot);
+			flush_held(o, &o->hb[i], boot, 0, true);
+		}
+		free(o->hb[i].host);
+	}
+	free(o->hb);
 	free(o->scratch);
 	free(o->line);
 	free(o);
@@ -237,10 +278,8 @@ static int scratch_reserve(struct output *o, size_t n)
  * returns before a newline or at the end removed; anything else, an
  * unfinished sequence included, left as it is.
  */
-static int prepare(struct output *o, const struct record *r, bool expand_tabs, size_t *ret_len)
+static int prepare(struct output *o, const uint8_t *m, size_t len, bool expand_tabs, size_t *ret_len)
 {
-	const uint8_t *m = r->msg;
-	size_t len = r->msg_len;
 	if (scratch_reserve(o, 8 * len + 1) < 0)
 		return -ENOMEM;
 	size_t n = 0, crs = 0;
@@ -313,7 +352,8 @@ static void put_time(struct output *o, const struct record *r)
 			 * (journalctl 252). */
 			bool same = o->have_prev && memcmp(o->prev_boot, r->boot_id, 16) == 0;
 			if (o->have_prev) {
-				uint64_t a = same ? r->mono_usec : r->real_usec, b = same ? o->prev_mono : o->prev_real;
+				uint64_t a = same ? r->mono_usec : r->real_usec,
+					 b = same ? o->prev_mono : o->prev_real;
 				t[n++] = ' ';
 				t[n++] = '<';
 				n += put_mono(t + n, a >= b ? a - b : 0);
@@ -368,8 +408,9 @@ static void put_time(struct output *o, const struct record *r)
  * indent bytes: lines indented under the first, or a blob's size. */
 static int put_message(struct output *o, const struct record *r, size_t indent)
 {
-	const uint8_t *m = r->msg;
-	size_t len = r->msg_len;
+	const uint8_t *m;
+	size_t len;
+	view_message(r, &m, &len);
 	/* Most messages are plain ASCII: nothing to strip, printable, one line. */
 	bool plain = text_plain_ascii(m, len);
 	if (!plain && o->c.all) {
@@ -381,7 +422,7 @@ static int put_message(struct output *o, const struct record *r, size_t indent)
 		if (len > 0 && m[len - 1] == '\n')
 			len--;
 	} else if (!plain) {
-		if (prepare(o, r, true, &len) < 0)
+		if (prepare(o, m, len, true, &len) < 0)
 			return -ENOMEM;
 		m = o->scratch;
 		if (!text_printable(m, len, true)) {
@@ -486,7 +527,12 @@ static int print_short(struct output *o, const char *host, const struct journal_
 		line_add(o, "]", 1);
 	}
 	line_add(o, ": ", 2);
-	ret = put_message(o, r, o->line_len);
+	/* journalctl 252 does not count an "unknown" it puts in for a
+	 * missing identifier when it indents further lines. */
+	size_t indent = o->line_len;
+	if (view_identifier_unknown(id) && indent >= 8)
+		indent -= 8;
+	ret = put_message(o, r, indent);
 	if (ret == 0)
 		line_flush(o);
 	o->line_len = 0;
@@ -500,12 +546,13 @@ static int print_short(struct output *o, const char *host, const struct journal_
  */
 static int print_cat(struct output *o, const struct record *r)
 {
-	const uint8_t *m = r->msg;
-	size_t len = r->msg_len;
+	const uint8_t *m;
+	size_t len;
+	view_message(r, &m, &len);
 	if (o->c.tty && !text_plain_ascii(m, len)) {
 		size_t n;
 		o->line_len = 0;
-		if (prepare(o, r, false, &n) < 0 || line_reserve(o, 4 * n) < 0)
+		if (prepare(o, m, len, false, &n) < 0 || line_reserve(o, 4 * n) < 0)
 			return -ENOMEM;
 		/* The escaped text goes to the end of the line buffer, then is
 		 * copied to scratch's start: prepare's output may need 4 times
@@ -578,25 +625,98 @@ static int print_json(struct output *o, const char *host, const struct journal_e
 	return 0;
 }
 
-/*
- * A binary value is length-prefixed, as the format says, for a pipe or
- * file; to a terminal (tty) it is written as NAME=value with every byte
- * that is not printable UTF-8 as \xNN (a newline too), which no parser
- * sees and no terminal acts on.
- */
-static int print_export(struct output *o, const char *host, const struct journal_entry *e)
+/* The host's entry in o->hb (added when new), or NULL without memory. */
+static struct host_boot *host_boot(struct output *o, const char *host)
 {
-	if (view_build(o->v, host, e, true) < 0)
-		return -ENOMEM;
+	if (o->last_hb < o->nhb && strcmp(o->hb[o->last_hb].host, host) == 0)
+		return &o->hb[o->last_hb];
+	for (size_t i = 0; i < o->nhb; i++)
+		if (strcmp(o->hb[i].host, host) == 0)
+			return &o->hb[o->last_hb = i];
+	if (o->nhb == o->cap_hb) {
+		size_t cap = o->cap_hb ? 2 * o->cap_hb : 16;
+		struct host_boot *n = realloc(o->hb, cap * sizeof(*n));
+		if (!n)
+			return NULL;
+		o->hb = n;
+		o->cap_hb = cap;
+	}
+	char *copy = strdup(host);
+	if (!copy)
+		return NULL;
+	o->hb[o->nhb] = (struct host_boot){ .host = copy };
+	o->last_hb = o->nhb;
+	return &o->hb[o->nhb++];
+}
+
+/* Boot id for a host's records without a boot, when none of its records
+ * with one came before: BLAKE2b-128 of "kmsgctl boot-less records of
+ * HOST", in the random (v4) UUID form. */
+static void bootless_id(const char *host, uint8_t boot[16])
+{
+	static const char pre[] = "kmsgctl boot-less records of ";
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, NULL, 0, 16);
+	crypto_generichash_update(&st, (const unsigned char *)pre, sizeof(pre) - 1);
+	crypto_generichash_update(&st, (const unsigned char *)host, strlen(host));
+	crypto_generichash_final(&st, boot, 16);
+	boot[6] = (uint8_t)((boot[6] & 0x0f) | 0x40);
+	boot[8] = (uint8_t)((boot[8] & 0x3f) | 0x80);
+}
+
+/* mono, raised to the last monotonic time written in boot (a journal
+ * checks that it never goes back within a boot); then remembered. */
+static uint64_t mono_after(struct output *o, const uint8_t boot[16], uint64_t mono)
+{
+	size_t i = 0;
+	while (i < o->n_mono_seen && memcmp(o->mono_seen[i].boot, boot, 16) != 0)
+		i++;
+	if (i == o->n_mono_seen) {
+		if (o->n_mono_seen < sizeof(o->mono_seen) / sizeof(o->mono_seen[0]))
+			i = o->n_mono_seen++;
+		else
+			i = o->mono_next++ % o->n_mono_seen;
+		memcpy(o->mono_seen[i].boot, boot, 16);
+	} else if (mono < o->mono_seen[i].mono) {
+		mono = o->mono_seen[i].mono;
+	}
+	o->mono_seen[i].mono = mono;
+	return mono;
+}
+
+/*
+ * The fields of an entry in the export format to out. A binary value is
+ * length-prefixed, as the format says, for a pipe or file; to a terminal
+ * (tty) it is written as NAME=value with every byte that is not printable
+ * UTF-8 as \xNN (a newline too), which no parser sees and no terminal
+ * acts on. With boot NULL, the __MONOTONIC_TIMESTAMP and _BOOT_ID lines
+ * are left out and *split says where they go.
+ */
+static int export_fields(struct output *o, FILE *out, const uint8_t *boot, uint64_t mono, long *split)
+{
 	size_t n;
 	const struct view_field *f = view_fields(o->v, &n);
 	for (size_t i = 0; i < n; i++) {
 		if (!field_wanted(o, f[i].name))
 			continue;
+		bool is_boot = strcmp(f[i].name, "_BOOT_ID") == 0;
+		if (is_boot || strcmp(f[i].name, "__MONOTONIC_TIMESTAMP") == 0) {
+			if (!boot) {
+				if (!is_boot)
+					*split = ftell(out);
+			} else if (is_boot) {
+				char hex[33];
+				text_hex(hex, boot, 16);
+				fprintf(out, "_BOOT_ID=%s\n", hex);
+			} else {
+				fprintf(out, "__MONOTONIC_TIMESTAMP=%" PRIu64 "\n", mono);
+			}
+			continue;
+		}
 		if (text_printable(f[i].val, f[i].len, false)) {
-			fprintf(o->f, "%s=", f[i].name);
-			fwrite(f[i].val, 1, f[i].len, o->f);
-			putc('\n', o->f);
+			fprintf(out, "%s=", f[i].name);
+			fwrite(f[i].val, 1, f[i].len, out);
+			putc('\n', out);
 			continue;
 		}
 		if (o->c.tty) {
@@ -605,21 +725,95 @@ static int print_export(struct output *o, const char *host, const struct journal
 				return -ENOMEM;
 			o->line_len = text_escape(o->line, f[i].val, f[i].len, false);
 			o->line[o->line_len++] = '\n';
-			fprintf(o->f, "%s=", f[i].name);
-			line_flush(o);
+			fprintf(out, "%s=", f[i].name);
+			fwrite(o->line, 1, o->line_len, out);
+			o->line_len = 0;
 			continue;
 		}
 		uint8_t le[8];
 		uint64_t len = f[i].len;
 		for (int k = 0; k < 8; k++)
 			le[k] = (uint8_t)(len >> (8 * k));
-		fprintf(o->f, "%s\n", f[i].name);
-		fwrite(le, 1, sizeof(le), o->f);
-		fwrite(f[i].val, 1, f[i].len, o->f);
-		putc('\n', o->f);
+		fprintf(out, "%s\n", f[i].name);
+		fwrite(le, 1, sizeof(le), out);
+		fwrite(f[i].val, 1, f[i].len, out);
+		putc('\n', out);
 	}
-	putc('\n', o->f);
+	putc('\n', out);
 	return 0;
+}
+
+/* The held entries of hb, in boot at its monotonic time mono (or, with
+ * mono_real, each at its own wall-clock time). */
+static void flush_held(struct output *o, struct host_boot *hb, const uint8_t boot[16], uint64_t mono,
+		       bool mono_real)
+{
+	char hex[33];
+	text_hex(hex, boot, 16);
+	for (size_t i = 0; i < hb->nheld; i++) {
+		struct held *h = &hb->held[i];
+		uint64_t m = mono_after(o, boot, mono_real ? h->real : mono);
+		fwrite(h->text, 1, h->split, o->f);
+		fprintf(o->f, "__MONOTONIC_TIMESTAMP=%" PRIu64 "\n_BOOT_ID=%s\n", m, hex);
+		fwrite(h->text + h->split, 1, h->len - h->split, o->f);
+		free(h->text);
+	}
+	free(hb->held);
+	hb->held = NULL;
+	hb->nheld = 0;
+}
+
+/*
+ * systemd's Journal Export Format. A record without a boot (collector
+ * events, pstore records) takes the boot of the next record of its host
+ * that has one, at that record's monotonic time, and is held back until
+ * it comes (or after the last record of its host that has one, at that
+ * time), so that it cannot pass for a boot of its own; a host without
+ * any gets the id bootless_id makes, with wall-clock times as monotonic
+ * times. The agent's and the collector's events are given the monotonic
+ * time of the record before them in their boot (0 for the first). Within
+ * a boot the monotonic time never goes back: a record older than the one
+ * before gets the time before.
+ */
+static int print_export(struct output *o, const char *host, const struct journal_entry *e)
+{
+	if (view_build(o->v, host, e, true) < 0)
+		return -ENOMEM;
+	const struct record *r = &e->rec;
+	struct host_boot *hb = host_boot(o, host);
+	if (!hb)
+		return -ENOMEM;
+	if (text_id_null(r->boot_id)) {
+		if (!text_id_null(hb->boot))
+			return export_fields(o, o->f, hb->boot, mono_after(o, hb->boot, 0), NULL);
+		struct held h = { .real = r->real_usec };
+		long split = 0;
+		FILE *m = open_memstream(&h.text, &h.len);
+		if (!m)
+			return -ENOMEM;
+		int ret = export_fields(o, m, NULL, 0, &split);
+		if (fclose(m) != 0 || ret < 0) {
+			free(h.text);
+			return -ENOMEM;
+		}
+		h.split = (size_t)split;
+		struct held *nh = realloc(hb->held, (hb->nheld + 1) * sizeof(*nh));
+		if (!nh) {
+			free(h.text);
+			return -ENOMEM;
+		}
+		hb->held = nh;
+		hb->held[hb->nheld++] = h;
+		return 0;
+	}
+	memcpy(hb->boot, r->boot_id, 16);
+	/* The agent's and the collector's events are put at the point of
+	 * the boot they are stored at, so that the kernel's times stay as
+	 * they are. */
+	uint64_t mono = r->source == RECORD_SRC_AGENT || r->source == RECORD_SRC_COLLECTOR ? 0 : r->mono_usec;
+	if (hb->nheld)
+		flush_held(o, hb, r->boot_id, mono, false);
+	return export_fields(o, o->f, r->boot_id, mono_after(o, r->boot_id, mono), NULL);
 }
 
 /*

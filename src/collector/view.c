@@ -115,15 +115,96 @@ static bool get_printable(const struct record *r, const char *key, const uint8_t
 	return record_field_get(r, key, val, len) == 1 && view_printable(*val, *len);
 }
 
+static bool is_space(uint8_t c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+bool view_kmsg_ident(const struct record *r, const uint8_t **id, size_t *idlen, const uint8_t **pid,
+		     size_t *pidlen, const uint8_t **msg, size_t *msglen)
+{
+	*pid = NULL;
+	*pidlen = 0;
+	if (r->source != RECORD_SRC_KMSG || r->facility == 0)
+		return false;
+	/* systemd's syslog_parse_identifier: the first word, after
+	 * blanks, must end with ':'; "[PID]" before the colon is the pid;
+	 * one blank after the word separates the message. */
+	const uint8_t *p = r->msg, *end = r->msg + r->msg_len;
+	while (p < end && is_space(*p))
+		p++;
+	const uint8_t *w = p;
+	while (w < end && !is_space(*w) && *w)
+		w++;
+	size_t l = (size_t)(w - p);
+	if (l == 0 || p[l - 1] != ':')
+		return false;
+	size_t e = l--;
+	if (l > 0 && p[l - 1] == ']') {
+		for (size_t k = l - 1;; k--) {
+			if (p[k] == '[') {
+				*pid = p + k + 1;
+				*pidlen = l - k - 2;
+				l = k;
+				break;
+			}
+			if (k == 0)
+				break;
+		}
+	}
+	*id = p;
+	*idlen = l;
+	if (p + e < end && is_space(p[e]))
+		e++;
+	*msg = p + e;
+	*msglen = (size_t)(end - (p + e));
+	return true;
+}
+
+void view_message(const struct record *r, const uint8_t **msg, size_t *len)
+{
+	const uint8_t *id, *pid;
+	size_t idlen, pidlen;
+	if (!view_kmsg_ident(r, &id, &idlen, &pid, &pidlen, msg, len)) {
+		*msg = r->msg;
+		*len = r->msg_len;
+	}
+}
+
+static const char unknown[] = "unknown";
+
+bool view_identifier_unknown(const uint8_t *id)
+{
+	return id == (const uint8_t *)unknown;
+}
+
 void view_identifier(const struct record *r, const uint8_t **id, size_t *idlen, const uint8_t **pid,
 		     size_t *pidlen)
 {
-	static const char unknown[] = "unknown";
 	const char *s;
 	*pid = NULL;
 	*pidlen = 0;
+	const uint8_t *m;
+	size_t mlen;
 	switch (r->source) {
 	case RECORD_SRC_KMSG:
+		/* As journald (journald-kmsg.c): a line of another facility
+		 * than kern has its identifier in its "ident[pid]:" prefix;
+		 * without one it has none ("unknown", as journalctl shows). */
+		if (r->facility != 0) {
+			if (!view_kmsg_ident(r, id, idlen, pid, pidlen, &m, &mlen) ||
+			    !view_printable(*id, *idlen)) {
+				*id = (const uint8_t *)unknown;
+				*idlen = sizeof(unknown) - 1;
+			}
+			if (*pid && !view_printable(*pid, *pidlen)) {
+				*pid = NULL;
+				*pidlen = 0;
+			}
+			return;
+		}
+		s = "kernel";
+		break;
 	case RECORD_SRC_PSTORE:
 		s = "kernel";
 		break;
@@ -301,6 +382,8 @@ static const char *const synth_names[] = {
 	"SYSLOG_FACILITY",
 	"SYSLOG_IDENTIFIER",
 	"_TRANSPORT",
+	"_SOURCE_MONOTONIC_TIMESTAMP",
+	"SYSLOG_PID",
 	"KMSG_SOURCE",
 	"KMSG_EVENT",
 	"KMSG_RECORD_FLAGS",
@@ -366,14 +449,27 @@ int view_build(struct view *v, const char *host, const struct journal_entry *e, 
 	rc |= add(v, "_HOSTNAME", host, strlen(host));
 	rc |= addf(v, "PRIORITY", "%u", r->level);
 	rc |= addf(v, "SYSLOG_FACILITY", "%u", r->facility);
-	if (r->source != RECORD_SRC_JOURNAL) {
+	const uint8_t *msg, *kid, *kpid;
+	size_t msg_len, kidlen, kpidlen;
+	view_message(r, &msg, &msg_len);
+	if (r->source == RECORD_SRC_KMSG && r->facility != 0) {
+		/* journald's fields for a kmsg line of another facility. */
+		if (view_kmsg_ident(r, &kid, &kidlen, &kpid, &kpidlen, &msg, &msg_len)) {
+			rc |= add(v, "SYSLOG_IDENTIFIER", kid, kidlen);
+			if (kpid)
+				rc |= add(v, "SYSLOG_PID", kpid, kpidlen);
+		}
+	} else if (r->source != RECORD_SRC_JOURNAL) {
 		const uint8_t *id, *pid;
 		size_t idlen, pidlen;
 		view_identifier(r, &id, &idlen, &pid, &pidlen);
 		rc |= add(v, "SYSLOG_IDENTIFIER", id, idlen);
 	}
-	if (r->source == RECORD_SRC_KMSG)
+	if (r->source == RECORD_SRC_KMSG) {
 		rc |= add(v, "_TRANSPORT", "kernel", 6);
+		/* The kernel's time of the line, as journald names it. */
+		rc |= addf(v, "_SOURCE_MONOTONIC_TIMESTAMP", "%" PRIu64, r->mono_usec);
+	}
 	rc |= addf(v, "KMSG_SOURCE", "%s", view_source_name(r->source));
 	if (r->event) {
 		const char *ev = view_event_name(r->event);
@@ -437,7 +533,7 @@ int view_build(struct view *v, const char *host, const struct journal_entry *e, 
 		if (name_taken(v, nsynth, name)) {
 			bool same = false;
 			if (strcmp(name, "MESSAGE") == 0)
-				same = x.len == r->msg_len && memcmp(x.val, r->msg, x.len) == 0;
+				same = x.len == msg_len && memcmp(x.val, msg, x.len) == 0;
 			for (size_t k = 0; k < nsynth && !same; k++)
 				same = strcmp(v->f[k].name, name) == 0 && v->f[k].len == x.len &&
 				       memcmp(v->f[k].val, x.val, x.len) == 0;
@@ -463,7 +559,7 @@ int view_build(struct view *v, const char *host, const struct journal_entry *e, 
 	for (size_t i = nsynth; i < v->n; i++)
 		if (v->name_off[i] != SIZE_MAX)
 			v->f[i].name = v->names + v->name_off[i];
-	if (add(v, "MESSAGE", r->msg, r->msg_len) < 0)
+	if (add(v, "MESSAGE", msg, msg_len) < 0)
 		return -ENOMEM;
 	/* Only the record's own fields can share a name now. */
 	return find_same(v, nsynth, v->n - 1);

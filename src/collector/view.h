@@ -85,6 +85,9 @@ bool view_repeat(const struct view *v, size_t i);
 void view_identifier(const struct record *r, const uint8_t **id, size_t *idlen, const uint8_t **pid,
 		     size_t *pidlen);
 
+/* Whether id is view_identifier's "unknown" (no identifier at all). */
+bool view_identifier_unknown(const uint8_t *id);
+
 /*
  * Whether an agent's value may stand in a short line as it is: shorter
  * than VIEW_PRINT_MAX bytes (journalctl's limit) and printable UTF-8
@@ -93,6 +96,18 @@ void view_identifier(const struct record *r, const uint8_t **id, size_t *idlen, 
  */
 #define VIEW_PRINT_MAX 300
 bool view_printable(const uint8_t *p, size_t len);
+
+/*
+ * A kmsg line of another facility than kern, as journald reads it
+ * (journald-kmsg.c, syslog_parse_identifier): its "IDENT[PID]: " prefix
+ * gives SYSLOG_IDENTIFIER and SYSLOG_PID, and MESSAGE is the rest. True
+ * and the parts (pid NULL when none) when r is such a line with such a
+ * prefix.
+ */
+bool view_kmsg_ident(const struct record *r, const uint8_t **id, size_t *idlen, const uint8_t **pid,
+		     size_t *pidlen, const uint8_t **msg, size_t *msglen);
+/* The message as MESSAGE shows it: without that prefix (view_kmsg_ident). */
+void view_message(const struct record *r, const uint8_t **msg, size_t *len);
 
 const char *view_source_name(uint8_t source);
 /* NULL for an event number without a name. */
