@@ -390,6 +390,15 @@ EOP
 		cmp -s "$T/jr.$fmt" "$T/kc.$fmt" || { diff "$T/jr.$fmt" "$T/kc.$fmt" | head >&2; die "-o $fmt is not journalctl's"; }
 		ok
 	done
+	# --list-boots as journalctl's on each host's export (issue 18).
+	for h in alpha beta gamma delta; do
+		kc -H "$h" -o export >"$T/$h.export" || die "-H $h -o export"
+		"$JREMOTE" -o "$T/$h.journal" - <"$T/$h.export" 2>"$T/jremote.log" || die "journal-remote $h"
+		journalctl --file "$T/$h.journal" --utc --list-boots --no-pager >"$T/jr.boots.$h" || die "list-boots $h"
+		kc -H "$h" --utc --list-boots >"$T/kc.boots.$h" || die "kmsgctl --list-boots $h"
+		cmp -s "$T/jr.boots.$h" "$T/kc.boots.$h" || { diff "$T/jr.boots.$h" "$T/kc.boots.$h" >&2; die "--list-boots of $h is not journalctl's"; }
+		ok
+	done
 	TZ=Asia/Kolkata journalctl --file "$T/out.journal" -q -o short-iso >"$T/jr.local" || die "journalctl local"
 	TZ=Asia/Kolkata kc -q -o short-iso >"$T/kc.local" || die "kmsgctl local"
 	cmp -s "$T/jr.local" "$T/kc.local" && grep -q '+0530 alpha' "$T/kc.local" || die "local time differs from journalctl's"
