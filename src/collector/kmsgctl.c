@@ -120,6 +120,11 @@ static void usage(FILE *f)
 	      "      --header             show each host's journal: path, segments, records, times\n"
 	      "      --disk-usage         show the disk space the store takes\n"
 	      "  -M, --machine NAME       not applicable: hosts are selected with -H\n"
+	      "      --file, --root, --image, --namespace, --system, --user, --user-unit,\n"
+	      "      --vacuum-size, --vacuum-files, --vacuum-time, --sync, --flush, --rotate,\n"
+	      "      --relinquish-var, --smart-relinquish-var, --list-catalog, --dump-catalog,\n"
+	      "      --update-catalog, --setup-keys, --interval, --verify-key, --force\n"
+	      "                           journalctl's, refused with the reason they do not apply\n"
 	      "  -h, --help               this help\n"
 	      "      --version            print the version\n"
 	      "TIME: YYYY-MM-DD [HH:MM[:SS]], today, yesterday, now, @SECONDS, or relative as +10s or 2h "
@@ -189,7 +194,46 @@ enum {
 	OPT_DISK_USAGE,
 	OPT_CURSOR_FILE,
 	OPT_NO_TAIL,
+	OPT_NA,
 };
+
+/* Why a journalctl option that does not apply to the store is refused. */
+static const char *na_reason(const char *opt)
+{
+	static const struct {
+		const char *opt, *why;
+	} reasons[] = {
+		{ "file", "the store is a directory of hosts: give it with -D, hosts with -H" },
+		{ "root", "give the store's directory with -D" },
+		{ "image", "give the store's directory with -D" },
+		{ "namespace", "the store has no namespaces; hosts are selected with -H" },
+		{ "system", "the store holds what agents sent, not this system's journal" },
+		{ "user", "the store holds what agents sent, not a user's journal" },
+		{ "user-unit", "the agents' journal input reads the system journal: use -u" },
+		{ "vacuum-size",
+		  "retention is the collector's (collector.conf); kmsgctl never writes to the store" },
+		{ "vacuum-files",
+		  "retention is the collector's (collector.conf); kmsgctl never writes to the store" },
+		{ "vacuum-time",
+		  "retention is the collector's (collector.conf); kmsgctl never writes to the store" },
+		{ "sync", "the collector syncs before it acknowledges; kmsgctl never writes to the store" },
+		{ "flush", "kmsgctl never writes to the store" },
+		{ "rotate", "the collector rotates segments itself; kmsgctl never writes to the store" },
+		{ "relinquish-var", "kmsgctl never writes to the store" },
+		{ "smart-relinquish-var", "kmsgctl never writes to the store" },
+		{ "list-catalog", "there is no message catalog for these records" },
+		{ "dump-catalog", "there is no message catalog for these records" },
+		{ "update-catalog", "there is no message catalog for these records" },
+		{ "setup-keys", "the store has its own hash chain and checkpoints (--verify), no FSS keys" },
+		{ "interval", "the store has its own hash chain and checkpoints (--verify), no FSS keys" },
+		{ "verify-key", "the store has its own hash chain and checkpoints (--verify), no FSS keys" },
+		{ "force", "there is nothing for it to force here" },
+	};
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (strcmp(reasons[i].opt, opt) == 0)
+			return reasons[i].why;
+	return "it has no meaning for the collector's store";
+}
 
 /* 0 to go on, 1 to exit 0 (help, version), -1 to exit 1 (reported). */
 static int parse_options(int argc, char **argv, struct options *o)
@@ -242,6 +286,29 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "unit", required_argument, NULL, 'u' },
 		{ "machine", required_argument, NULL, 'M' },
 		{ "no-tail", no_argument, NULL, OPT_NO_TAIL },
+		/* journalctl's that do not apply: refused with the reason (na_reasons) */
+		{ "file", required_argument, NULL, OPT_NA },
+		{ "root", required_argument, NULL, OPT_NA },
+		{ "image", required_argument, NULL, OPT_NA },
+		{ "namespace", required_argument, NULL, OPT_NA },
+		{ "system", no_argument, NULL, OPT_NA },
+		{ "user", no_argument, NULL, OPT_NA },
+		{ "user-unit", required_argument, NULL, OPT_NA },
+		{ "vacuum-size", required_argument, NULL, OPT_NA },
+		{ "vacuum-files", required_argument, NULL, OPT_NA },
+		{ "vacuum-time", required_argument, NULL, OPT_NA },
+		{ "sync", no_argument, NULL, OPT_NA },
+		{ "flush", no_argument, NULL, OPT_NA },
+		{ "rotate", no_argument, NULL, OPT_NA },
+		{ "relinquish-var", no_argument, NULL, OPT_NA },
+		{ "smart-relinquish-var", no_argument, NULL, OPT_NA },
+		{ "list-catalog", no_argument, NULL, OPT_NA },
+		{ "dump-catalog", no_argument, NULL, OPT_NA },
+		{ "update-catalog", no_argument, NULL, OPT_NA },
+		{ "setup-keys", no_argument, NULL, OPT_NA },
+		{ "interval", required_argument, NULL, OPT_NA },
+		{ "verify-key", required_argument, NULL, OPT_NA },
+		{ "force", no_argument, NULL, OPT_NA },
 		{ 0 },
 	};
 	const char *grep = NULL;
@@ -454,6 +521,17 @@ static int parse_options(int argc, char **argv, struct options *o)
 			fprintf(stderr, "kmsgctl: -M/--machine does not apply: the store holds hosts, not "
 					"containers; select hosts with -H\n");
 			return -1;
+		case OPT_NA: {
+			/* The option as given, without "--" and "=VALUE". */
+			char name[64];
+			const char *a = argv[optind - 1];
+			if (optarg && a == optarg)
+				a = argv[optind - 2];
+			snprintf(name, sizeof(name), "%s", a + 2);
+			name[strcspn(name, "=")] = '\0';
+			fprintf(stderr, "kmsgctl: --%s does not apply: %s\n", name, na_reason(name));
+			return -1;
+		}
 		case 'c':
 			if (o->cursor) {
 				fprintf(stderr, "kmsgctl: --cursor and --after-cursor exclude each other\n");
