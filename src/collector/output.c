@@ -66,11 +66,14 @@ struct held {
 struct host_boot {
 	char *host;
 	uint8_t boot[16];
+	char machine[33]; /* the agent's claimed machine id, "" when none seen */
 	struct held *held;
 	size_t nheld;
 };
 
 static void bootless_id(const char *host, uint8_t boot[16]);
+static struct host_boot *host_boot(struct output *o, const char *host);
+static const char *host_machine(struct output *o, struct host_boot *hb, const struct record *r);
 static void flush_held(struct output *o, struct host_boot *hb, const uint8_t boot[16], uint64_t mono,
 		       bool mono_real);
 
@@ -685,6 +688,34 @@ static uint64_t mono_after(struct output *o, const uint8_t boot[16], uint64_t mo
 }
 
 /*
+ * The machine id the host's agent claims, from its records: the agent's
+ * boot event (MACHINE_ID) or the collector's session start
+ * (CLAIMED_MACHINE_ID). Kept per host; "" until one was seen.
+ */
+static const char *host_machine(struct output *o, struct host_boot *hb, const struct record *r)
+{
+	const uint8_t *v;
+	size_t len;
+	int got = 0;
+	if (r->source == RECORD_SRC_AGENT && r->event == RECORD_EV_BOOT)
+		got = record_field_get(r, "MACHINE_ID", &v, &len);
+	else if (r->source == RECORD_SRC_COLLECTOR && r->event == RECORD_EV_SESSION_START)
+		got = record_field_get(r, "CLAIMED_MACHINE_ID", &v, &len);
+	if (got == 1 && len == 32) {
+		bool hex = true;
+		for (size_t i = 0; i < 32; i++)
+			hex &= (v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f');
+		if (hex) {
+			memcpy(hb->machine, v, 32);
+			hb->machine[32] = '\0';
+		}
+	}
+	(void)o;
+	/* A journal record brings its own _MACHINE_ID, from the agent's journald. */
+	return r->source == RECORD_SRC_JOURNAL ? "" : hb->machine;
+}
+
+/*
  * The fields of an entry in the export format to out. A binary value is
  * length-prefixed, as the format says, for a pipe or file; to a terminal
  * (tty) it is written as NAME=value with every byte that is not printable
@@ -692,10 +723,15 @@ static uint64_t mono_after(struct output *o, const uint8_t boot[16], uint64_t mo
  * acts on. With boot NULL, the __MONOTONIC_TIMESTAMP and _BOOT_ID lines
  * are left out and *split says where they go.
  */
-static int export_fields(struct output *o, FILE *out, const uint8_t *boot, uint64_t mono, long *split)
+static int export_fields(struct output *o, FILE *out, const uint8_t *boot, uint64_t mono, long *split,
+			 const char *machine)
 {
 	size_t n;
 	const struct view_field *f = view_fields(o->v, &n);
+	/* The agent's machine id, as journald names it, and that it is the
+	 * agent's claim (the collector cannot check it). */
+	if (*machine && field_wanted(o, "_MACHINE_ID"))
+		fprintf(out, "_MACHINE_ID=%s\nKMSG_MACHINE_ID_CLAIMED=1\n", machine);
 	for (size_t i = 0; i < n; i++) {
 		if (!field_wanted(o, f[i].name))
 			continue;
@@ -783,15 +819,16 @@ static int print_export(struct output *o, const char *host, const struct journal
 	struct host_boot *hb = host_boot(o, host);
 	if (!hb)
 		return -ENOMEM;
+	const char *machine = host_machine(o, hb, r);
 	if (text_id_null(r->boot_id)) {
 		if (!text_id_null(hb->boot))
-			return export_fields(o, o->f, hb->boot, mono_after(o, hb->boot, 0), NULL);
+			return export_fields(o, o->f, hb->boot, mono_after(o, hb->boot, 0), NULL, machine);
 		struct held h = { .real = r->real_usec };
 		long split = 0;
 		FILE *m = open_memstream(&h.text, &h.len);
 		if (!m)
 			return -ENOMEM;
-		int ret = export_fields(o, m, NULL, 0, &split);
+		int ret = export_fields(o, m, NULL, 0, &split, machine);
 		if (fclose(m) != 0 || ret < 0) {
 			free(h.text);
 			return -ENOMEM;
@@ -813,7 +850,7 @@ static int print_export(struct output *o, const char *host, const struct journal
 	uint64_t mono = r->source == RECORD_SRC_AGENT || r->source == RECORD_SRC_COLLECTOR ? 0 : r->mono_usec;
 	if (hb->nheld)
 		flush_held(o, hb, r->boot_id, mono, false);
-	return export_fields(o, o->f, r->boot_id, mono_after(o, r->boot_id, mono), NULL);
+	return export_fields(o, o->f, r->boot_id, mono_after(o, r->boot_id, mono), NULL, machine);
 }
 
 /*

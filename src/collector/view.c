@@ -392,6 +392,7 @@ static const char *const synth_names[] = {
 	"KMSG_STREAM_ID",
 	"KMSG_RECEIVED_TIMESTAMP",
 	"KMSG_STORED_EARLY",
+	"KMSG_MACHINE_ID_CLAIMED",
 	"MESSAGE",
 };
 

@@ -10,7 +10,9 @@
  *   _BOOT_ID (32 hex digits), _HOSTNAME (the collector's name for the
  *   host, never the agent's claim), PRIORITY, SYSLOG_FACILITY,
  *   SYSLOG_IDENTIFIER (kernel, kmsg-shipper or kmsg-collector; journal
- *   records bring their own), _TRANSPORT=kernel (kernel records),
+ *   records bring their own; a kmsg line of another facility than kern
+ *   its "ident[pid]:" prefix's, with SYSLOG_PID, view_kmsg_ident),
+ *   _TRANSPORT=kernel and _SOURCE_MONOTONIC_TIMESTAMP (kernel records),
  *   KMSG_SOURCE (kmsg, journal, pstore, agent, collector), KMSG_EVENT
  *   (gap, start, stop, boot, heartbeat, malformed, session-start,
  *   session-end, or the number; events only), KMSG_RECORD_FLAGS (cont,
@@ -18,7 +20,8 @@
  *   KMSG_STREAM_SEQ, KMSG_STREAM_ID, KMSG_RECEIVED_TIMESTAMP,
  *   KMSG_STORED_EARLY=1 (a record the collector stored ahead of its place,
  *   docs/STORE.md; only those), then the record's own fields, then
- *   MESSAGE.
+ *   MESSAGE. KMSG_MACHINE_ID_CLAIMED is reserved too (the export's,
+ *   output.c).
  *
  * The record's own fields are named so that a journal accepts them:
  *   - SUBSYSTEM and DEVICE of kernel records become _KERNEL_SUBSYSTEM and

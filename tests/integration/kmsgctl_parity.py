@@ -142,7 +142,7 @@ for name, arg in opts:
     if name in ("--follow",):
         continue  # waits for records
     args = [name + ("=x" if arg.startswith("=") else "")]
-    p = subprocess.run([kmsgctl, "-D", store, "--no-pager"] + args, capture_output=True, timeout=30)
+    p = subprocess.run([kmsgctl, "-D", store, "--no-pager"] + args, capture_output=True, timeout=30, cwd=tmp)
     err = p.stderr.decode()
     if "unknown option" in err:
         fail("%s: %s" % (name, err))

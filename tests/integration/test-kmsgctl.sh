@@ -344,14 +344,18 @@ boots = {}
 for y in b:
     if y["_BOOT_ID"] != zero:
         boots.setdefault(y["_HOSTNAME"], set()).add(y["_BOOT_ID"])
+claims = {}
 for i, x in enumerate(a):
     y = byk[key(x)]
     for k in set(x) | set(y):
-        if k in ("__CURSOR", "_BOOT_ID", "__MONOTONIC_TIMESTAMP"):
+        if k in ("__CURSOR", "_BOOT_ID", "__MONOTONIC_TIMESTAMP", "_MACHINE_ID", "KMSG_MACHINE_ID_CLAIMED"):
             continue
         assert x.get(k) == y.get(k), (i, k, x.get(k), y.get(k))
     # A record without a boot is put in a boot of its host; a collector
     # event's monotonic time is its boot's time at that point.
+    # The export adds the machine id the host's agent claims, once known.
+    if "_MACHINE_ID" in x and "KMSG_MACHINE_ID_CLAIMED" in x:
+        claims.setdefault(x["_HOSTNAME"], set()).add(x["_MACHINE_ID"])
     if y["_BOOT_ID"] == zero:
         assert x["_BOOT_ID"] in boots.get(y["_HOSTNAME"], ()), (i, x["_BOOT_ID"], y)
     else:
@@ -364,6 +368,10 @@ for i, x in enumerate(a):
             assert int(x["__MONOTONIC_TIMESTAMP"]) >= int(y["__MONOTONIC_TIMESTAMP"]), (i, x, y)
         if y["KMSG_SOURCE"] == "kmsg":
             assert x["_SOURCE_MONOTONIC_TIMESTAMP"] == y["__MONOTONIC_TIMESTAMP"], (i, x, y)
+assert claims and all(len(v) == 1 for v in claims.values()), claims
+for y in b:
+    if y.get("KMSG_EVENT") == "session-start":
+        assert claims[y["_HOSTNAME"]] == {y["CLAIMED_MACHINE_ID"]}, (y, claims)
 print("export round trip: %d records, every field the same" % len(a))
 EOP
 	ok
