@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: ISC
 # The checks of test-kmsgctl-parity.sh (see there).
-import json, re, shlex, struct, subprocess, sys
+import json, os, re, shlex, struct, subprocess, sys
 
-build, tmp, table = sys.argv[1], sys.argv[2], sys.argv[3]
+build, tmp, table = os.path.abspath(sys.argv[1]), sys.argv[2], sys.argv[3]
 kmsgctl = build + "/src/collector/kmsgctl"
 put = build + "/tests/integration/put-records"
 remote = "/lib/systemd/systemd-journal-remote"
