@@ -90,8 +90,12 @@ static bool ident_test(const struct filter *f, const struct record *r)
 	const uint8_t *id, *pid;
 	size_t idlen, pidlen;
 	bool have = true;
+	const uint8_t *m;
+	size_t mlen;
 	if (r->source == RECORD_SRC_JOURNAL)
 		have = record_field_get(r, "SYSLOG_IDENTIFIER", &id, &idlen) == 1;
+	else if (r->source == RECORD_SRC_KMSG && r->facility != 0)
+		have = view_kmsg_ident(r, &id, &idlen, &pid, &pidlen, &m, &mlen);
 	else
 		view_identifier(r, &id, &idlen, &pid, &pidlen);
 	bool any_include = false, included = false;

@@ -39,11 +39,25 @@ for i in range(30):
         r.update({"SYSLOG_IDENTIFIER": ident, "_PID": str(100 + i), "_COMM": ident, "_UID": "0",
                   "_SYSTEMD_UNIT": ["ssh.service", "cron.service", "init.scope"][i % 3]})
     recs.append(r)
+# Lines a program wrote to /dev/kmsg (another facility than kern), read as
+# journald reads them: "ident[pid]: " is SYSLOG_IDENTIFIER and SYSLOG_PID.
+for i, m in enumerate(["systemd[1]: Started Journal Service.", "user facility info",
+                       "  myapp: hello world", "a[1][2]: two"]):
+    recs.append({"@source": "1", "@boot": B, "@mono": str(5000000 + i * 1000),
+                 "@real": str(1767225700000000 + i * 1000000), "@seq": str(20 + i),
+                 "@facility": str([3, 1, 16, 1][i]), "@msg": m})
 store = tmp + "/store"
 data = b"".join(b"".join(export_field(k, v) for k, v in r.items()) + b"\n" for r in recs)
 p = subprocess.run([put, store, "alpha"], input=data, capture_output=True)
 if p.returncode != 0:
     fail("put-records: " + p.stderr.decode())
+
+got = [json.loads(l) for l in subprocess.run([kmsgctl, "-D", store, "-o", "json", "-n", "4"],
+                                           capture_output=True).stdout.splitlines()]
+want = [("systemd", "1", "Started Journal Service."), (None, None, "user facility info"),
+        ("myapp", None, "hello world"), ("a[1]", "2", "two")]
+if [(g.get("SYSLOG_IDENTIFIER"), g.get("SYSLOG_PID"), g["MESSAGE"]) for g in got] != want:
+    fail("kmsg lines of other facilities: %r" % got)
 
 jfile = tmp + "/alpha.journal"
 exp = subprocess.run([kmsgctl, "-D", store, "-o", "export"], capture_output=True).stdout
