@@ -202,7 +202,8 @@ static int scan_hosts(struct query *q, bool report)
 	}
 	closedir(d);
 	if (r == 0) {
-		qsort(names, n, sizeof(*names), cmp_name);
+		if (n)
+			qsort(names, n, sizeof(*names), cmp_name);
 		for (size_t i = 0; i < n && r >= 0; i++) {
 			int a = add_host(q, names[i], true, !report);
 			if (a < 0 && a != -ENOMEM && report)
