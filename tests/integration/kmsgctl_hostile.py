@@ -145,6 +145,18 @@ expect_cat = [
 if catt != expect_cat:
     fail("-o cat on a terminal:\n%r\nexpected:\n%r" % (catt, expect_cat))
 ok()
+# -a shows what short hides, escaped; --no-full cuts lines at the width.
+alla = kc(store, "-a", "-o", "short", tty=True)
+if not terminal_safe(alla) or "five" not in alla.decode() or "\\x1b]0;title\\x07" not in alla.decode():
+    fail("-a on a terminal: %r" % alla)
+ok()
+os.environ["COLUMNS"] = "40"
+cut = kc(store, "--no-full", "-o", "short", tty=True).decode().splitlines()
+del os.environ["COLUMNS"]
+# (a blob's size is not cut, as journalctl does not cut it)
+if any(len(l) > 40 and not l.endswith("blob data]") for l in cut) or not any(l.endswith("\u2026") for l in cut):
+    fail("--no-full at 40 columns: %r" % cut)
+ok()
 exp_tty = kc(store, "-o", "export", tty=True).decode()
 if "SYSLOG_IDENTIFIER=t\\x1b]0;pwned\\x07\\x1b[2J\n" not in exp_tty:
     fail("-o export on a terminal: binary value not escaped:\n" + exp_tty)
