@@ -146,6 +146,20 @@ for line in open(table):
             cells[0], k.returncode, j.returncode, k.stdout.decode(errors="replace")[:3000],
             j.stdout.decode(errors="replace")[:3000]))
     rows += 1
+# --cursor-file: two runs each, with the tool's own file (the cursors'
+# forms differ): the last 3, then nothing new; the file holds a cursor.
+for n in ("-n3", None):
+    extra = [n] if n else []
+    k = subprocess.run([kmsgctl, "-D", store, "--no-pager", "--cursor-file=" + tmp + "/k.cursor"] + extra,
+                       capture_output=True)
+    j = subprocess.run(["journalctl", "--file", jfile, "--no-pager", "--cursor-file=" + tmp + "/j.cursor"] + extra,
+                       capture_output=True)
+    if k.stdout != j.stdout or k.returncode != j.returncode:
+        fail("--cursor-file %s: %r / %r" % (extra, k.stdout, j.stdout))
+    if not open(tmp + "/k.cursor").read().startswith("h=alpha;"):
+        fail("--cursor-file: no cursor written")
+rows += 1
+
 # Every option of journalctl 252 is known to kmsgctl: it works, or it is
 # refused with its reason (docs/JOURNALCTL.md: n/a), never "unknown option".
 help_text = subprocess.run(["journalctl", "--help", "--no-pager"], capture_output=True).stdout.decode()
