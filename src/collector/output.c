@@ -73,7 +73,7 @@ struct host_boot {
 
 static void bootless_id(const char *host, uint8_t boot[16]);
 static struct host_boot *host_boot(struct output *o, const char *host);
-static const char *host_machine(struct output *o, struct host_boot *hb, const struct record *r);
+static const char *host_machine(struct host_boot *hb, const struct record *r);
 static void flush_held(struct output *o, struct host_boot *hb, const uint8_t boot[16], uint64_t mono,
 		       bool mono_real);
 
@@ -692,7 +692,7 @@ static uint64_t mono_after(struct output *o, const uint8_t boot[16], uint64_t mo
  * boot event (MACHINE_ID) or the collector's session start
  * (CLAIMED_MACHINE_ID). Kept per host; "" until one was seen.
  */
-static const char *host_machine(struct output *o, struct host_boot *hb, const struct record *r)
+static const char *host_machine(struct host_boot *hb, const struct record *r)
 {
 	const uint8_t *v;
 	size_t len;
@@ -710,7 +710,6 @@ static const char *host_machine(struct output *o, struct host_boot *hb, const st
 			hb->machine[32] = '\0';
 		}
 	}
-	(void)o;
 	/* A journal record brings its own _MACHINE_ID, from the agent's journald. */
 	return r->source == RECORD_SRC_JOURNAL ? "" : hb->machine;
 }
@@ -819,7 +818,7 @@ static int print_export(struct output *o, const char *host, const struct journal
 	struct host_boot *hb = host_boot(o, host);
 	if (!hb)
 		return -ENOMEM;
-	const char *machine = host_machine(o, hb, r);
+	const char *machine = host_machine(hb, r);
 	if (text_id_null(r->boot_id)) {
 		if (!text_id_null(hb->boot))
 			return export_fields(o, o->f, hb->boot, mono_after(o, hb->boot, 0), NULL, machine);
