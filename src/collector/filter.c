@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 #include <ctype.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,108 @@ void filter_free(struct filter *f)
 		free(f->groups[i].m);
 	}
 	free(f->groups);
+	for (size_t i = 0; i < f->nidents; i++)
+		free(f->idents[i].name);
+	free(f->idents);
+	for (size_t i = 0; i < f->nunits; i++)
+		free(f->units[i]);
+	free(f->units);
 	filter_init(f);
+}
+
+int filter_identifier(struct filter *f, const char *id, bool exclude)
+{
+	struct filter_ident *n = realloc(f->idents, (f->nidents + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	f->idents = n;
+	char *copy = strdup(id);
+	if (!copy)
+		return -ENOMEM;
+	f->idents[f->nidents++] = (struct filter_ident){ copy, exclude };
+	return 0;
+}
+
+int filter_unit(struct filter *f, const char *unit)
+{
+	if (!*unit)
+		return -EINVAL;
+	char **n = realloc(f->units, (f->nunits + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	f->units = n;
+	/* As systemd mangles a unit name: without a suffix, a service. */
+	size_t len = strlen(unit);
+	bool glob = strpbrk(unit, "*?[") != NULL;
+	bool suffix = strrchr(unit, '.') != NULL;
+	char *copy = malloc(len + sizeof(".service"));
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, unit, len + 1);
+	if (!suffix && !glob)
+		memcpy(copy + len, ".service", sizeof(".service"));
+	f->units[f->nunits++] = copy;
+	return 0;
+}
+
+/* -t/-T: the identifier as the SYSLOG_IDENTIFIER field has it (view.h):
+ * a journal record's own field, else kernel, kmsg-shipper, ... */
+static bool ident_test(const struct filter *f, const struct record *r)
+{
+	const uint8_t *id, *pid;
+	size_t idlen, pidlen;
+	bool have = true;
+	const uint8_t *m;
+	size_t mlen;
+	if (r->source == RECORD_SRC_JOURNAL)
+		have = record_field_get(r, "SYSLOG_IDENTIFIER", &id, &idlen) == 1;
+	else if (r->source == RECORD_SRC_KMSG && r->facility != 0)
+		have = view_kmsg_ident(r, &id, &idlen, &pid, &pidlen, &m, &mlen);
+	else
+		view_identifier(r, &id, &idlen, &pid, &pidlen);
+	bool any_include = false, included = false;
+	for (size_t i = 0; i < f->nidents; i++) {
+		const struct filter_ident *x = &f->idents[i];
+		bool eq = have && strlen(x->name) == idlen && memcmp(x->name, id, idlen) == 0;
+		if (x->exclude && eq)
+			return false;
+		if (!x->exclude) {
+			any_include = true;
+			included |= eq;
+		}
+	}
+	return !any_include || included;
+}
+
+/* Field key of journal record r equals s (glob: matches the pattern). */
+static bool field_is(const struct record *r, const char *key, const char *s, bool glob)
+{
+	const uint8_t *v;
+	size_t len;
+	if (record_field_get(r, key, &v, &len) != 1 || len > 255 || memchr(v, '\0', len))
+		return false;
+	char buf[256];
+	memcpy(buf, v, len);
+	buf[len] = '\0';
+	return glob ? fnmatch(s, buf, 0) == 0 : strcmp(s, buf) == 0;
+}
+
+/* -u: journalctl's matches for a unit, on the journal records that carry
+ * them: _SYSTEMD_UNIT, COREDUMP_UNIT, UNIT from systemd (_PID=1) and
+ * OBJECT_SYSTEMD_UNIT from root (_UID=0). */
+static bool unit_test(const struct filter *f, const struct record *r)
+{
+	if (r->source != RECORD_SRC_JOURNAL)
+		return false;
+	for (size_t i = 0; i < f->nunits; i++) {
+		const char *u = f->units[i];
+		bool glob = strpbrk(u, "*?[") != NULL;
+		if (field_is(r, "_SYSTEMD_UNIT", u, glob) || field_is(r, "COREDUMP_UNIT", u, glob) ||
+		    (field_is(r, "_PID", "1", false) && field_is(r, "UNIT", u, glob)) ||
+		    (field_is(r, "_UID", "0", false) && field_is(r, "OBJECT_SYSTEMD_UNIT", u, glob)))
+			return true;
+	}
+	return false;
 }
 
 static int parse_number(const char *s, size_t len, unsigned max, unsigned *ret)
@@ -117,10 +219,13 @@ int filter_facility(struct filter *f, const char *arg)
 
 void filter_facility_help(void)
 {
+	/* As journalctl 252: 12 to 15, which have no name, as numbers. */
 	puts("Available facilities:");
 	for (size_t i = 0; i < 24; i++)
 		if (facility_names[i])
 			puts(facility_names[i]);
+		else
+			printf("%zu\n", i);
 }
 
 int filter_grep(struct filter *f, const char *pattern, int case_sensitive, char *err, size_t errlen)
@@ -249,13 +354,22 @@ bool filter_test(const struct filter *f, const struct journal_entry *e, const st
 		return false;
 	if (f->facility && !(f->facility[r->facility / 8] & (1u << (r->facility % 8))))
 		return false;
+	if (f->kernel_only && r->source != RECORD_SRC_KMSG)
+		return false;
+	if (f->nidents && !ident_test(f, r))
+		return false;
+	if (f->nunits && !unit_test(f, r))
+		return false;
 	if (f->has_since && r->real_usec < f->since)
 		return false;
 	if (f->has_until && r->real_usec > f->until)
 		return false;
 	if (f->has_grep) {
 		size_t so, eo;
-		if (!filter_grep_find(f, r->msg, r->msg_len, &so, &eo))
+		const uint8_t *m;
+		size_t len;
+		view_message(r, &m, &len);
+		if (!filter_grep_find(f, m, len, &so, &eo))
 			return false;
 	}
 	if (filter_needs_view(f)) {

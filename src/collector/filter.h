@@ -31,6 +31,11 @@ struct filter_group {
 	size_t n;
 };
 
+struct filter_ident {
+	char *name;
+	bool exclude; /* -T */
+};
+
 struct filter {
 	uint8_t levels;	   /* bit i: level i is shown */
 	uint8_t *facility; /* bitmap over 0..65535; NULL: any */
@@ -40,6 +45,11 @@ struct filter {
 	regex_t grep;
 	struct filter_group *groups;
 	size_t ngroups;
+	bool kernel_only;	     /* -k: kernel records (_TRANSPORT=kernel) */
+	struct filter_ident *idents; /* -t (any of them) and -T (none of them) */
+	size_t nidents;
+	char **units; /* -u, mangled (".service" added where no suffix) */
+	size_t nunits;
 };
 
 void filter_init(struct filter *f);
@@ -61,6 +71,17 @@ __attribute__((warn_unused_result)) int filter_grep(struct filter *f, const char
 						    char *err, size_t errlen);
 /* A FIELD=VALUE argument or "+". -EINVAL (not of that form), -ENOMEM. */
 __attribute__((warn_unused_result)) int filter_match(struct filter *f, const char *arg);
+
+/* -t ID (exclude false) or -T ID (true): SYSLOG_IDENTIFIER as view.h
+ * gives it; records with any -t one and none of the -T ones. -ENOMEM. */
+__attribute__((warn_unused_result)) int filter_identifier(struct filter *f, const char *id, bool exclude);
+/*
+ * -u UNIT: journal records of the unit, matched as journalctl 252 does
+ * (_SYSTEMD_UNIT, COREDUMP_UNIT, UNIT from _PID=1, OBJECT_SYSTEMD_UNIT
+ * from _UID=0); a name without a suffix gets ".service"; *?[ are globs.
+ * Kernel records belong to no unit. -EINVAL (empty), -ENOMEM.
+ */
+__attribute__((warn_unused_result)) int filter_unit(struct filter *f, const char *unit);
 
 /* True when filter_test needs the entry's view (there are matches). */
 bool filter_needs_view(const struct filter *f);

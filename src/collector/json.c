@@ -12,6 +12,11 @@ void json_init(struct json *j, FILE *f, bool pretty)
 	j->pretty = pretty;
 }
 
+void json_set_tight(struct json *j)
+{
+	j->tight = !j->pretty;
+}
+
 static void indent(struct json *j, int depth)
 {
 	for (int i = 0; i < depth; i++)
@@ -31,6 +36,9 @@ static void prefix(struct json *j)
 	if (j->pretty) {
 		fputs(*ne ? ",\n" : "\n", j->f);
 		indent(j, j->depth);
+	} else if (j->tight) {
+		if (*ne)
+			fputc(',', j->f);
 	} else {
 		fputs(*ne ? ", " : " ", j->f);
 	}
@@ -57,7 +65,7 @@ static void end(struct json *j, char c)
 			fputc('\n', j->f);
 			indent(j, j->depth);
 		}
-	} else {
+	} else if (!j->tight) {
 		fputc(' ', j->f);
 	}
 	fputc(c, j->f);
@@ -127,7 +135,7 @@ void json_keyn(struct json *j, const char *name, size_t len)
 {
 	prefix(j);
 	put_string(j->f, (const uint8_t *)name, len);
-	fputs(" : ", j->f);
+	fputs(j->tight ? ":" : " : ", j->f);
 	j->after_key = true;
 }
 

@@ -4,9 +4,10 @@
 /*
  * A small streaming JSON writer in journalctl's two layouts:
  *
- *   compact (-o json): one line, { "KEY" : "value", "A" : [ 1, 2 ] }
- *                      (the spacing of journalctl up to systemd 245;
- *                      later versions drop the blanks; both are JSON)
+ *   compact: one line, { "KEY" : "value", "A" : [ 1, 2 ] } (the
+ *                      spacing of journalctl up to systemd 245; --gaps
+ *                      and --list-hosts), or tight (json_set_tight; -o
+ *                      json): {"KEY":"value","A":[1,2]}, as journalctl 252
  *   pretty (-o json-pretty): one member or element per line, indented
  *                      with tabs, "KEY" : value, as journalctl 252
  *
@@ -23,12 +24,15 @@
 struct json {
 	FILE *f;
 	bool pretty;
+	bool tight;
 	int depth;
 	bool after_key;
 	bool nonempty[JSON_DEPTH_MAX];
 };
 
 void json_init(struct json *j, FILE *f, bool pretty);
+/* The compact layout without blanks (no effect on pretty). */
+void json_set_tight(struct json *j);
 void json_object_begin(struct json *j);
 void json_object_end(struct json *j);
 void json_array_begin(struct json *j);

@@ -15,6 +15,9 @@
 #include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,13 +28,26 @@
 #include "query.h"
 #include "summary.h"
 #include "timestamp.h"
+#include "text.h"
 #include "verify.h"
 #include "checkpoint.h"
+#include "view.h"
 
 #define TIME_HELP \
 	"expected YYYY-MM-DD [HH:MM[:SS]], today, yesterday, now, @SECONDS or a relative time such as -1h"
 
-enum command { CMD_RECORDS, CMD_LIST_BOOTS, CMD_LIST_HOSTS, CMD_SILENT, CMD_GAPS, CMD_VERIFY };
+enum command {
+	CMD_RECORDS,
+	CMD_LIST_BOOTS,
+	CMD_LIST_HOSTS,
+	CMD_SILENT,
+	CMD_GAPS,
+	CMD_VERIFY,
+	CMD_FIELD,	/* -F */
+	CMD_FIELDS,	/* -N */
+	CMD_HEADER,	/* --header */
+	CMD_DISK_USAGE, /* --disk-usage */
+};
 
 struct options {
 	const char *dir;
@@ -47,9 +63,15 @@ struct options {
 	const char *cursor;
 	bool after_cursor;
 	enum output_mode output;
-	uint64_t silent_usec;	    /* --silent */
 	const char *commitments[8]; /* --commitments FILE ("-": stdin) */
 	size_t ncommitments;
+	uint64_t silent_usec; /* --silent */
+	/* journalctl's options (issue 18) */
+	bool all, no_hostname, no_full, pager_end, no_tail, kernel;
+	char **fields; /* --output-fields */
+	size_t nfields;
+	const char *field;	 /* -F */
+	const char *cursor_file; /* --cursor-file */
 };
 
 static void usage(FILE *f)
@@ -76,13 +98,37 @@ static void usage(FILE *f)
 	      "  -f, --follow             show new records as they are stored\n"
 	      "  -g, --grep REGEX         show records whose message matches REGEX (POSIX extended)\n"
 	      "      --case-sensitive[=BOOL]  for --grep (default: when REGEX has upper-case letters)\n"
-	      "      --cursor CURSOR      start at the record of CURSOR\n"
+	      "  -c, --cursor CURSOR      start at the record of CURSOR\n"
 	      "      --after-cursor CURSOR  start after the record of CURSOR\n"
 	      "      --show-cursor        print the cursor of the last record shown\n"
 	      "  -o, --output FORMAT      " OUTPUT_NAMES "\n"
 	      "      --utc                show times in UTC\n"
 	      "      --no-pager           do not pipe the output into a pager\n"
 	      "  -q, --quiet              no informational lines (no entries, boot changes)\n"
+	      "  -k, --dmesg              kernel records of the last boot of each host (-b 0)\n"
+	      "  -t, --identifier ID      show records with this SYSLOG_IDENTIFIER (repeatable)\n"
+	      "  -T, --exclude-identifier ID  hide records with this SYSLOG_IDENTIFIER (repeatable)\n"
+	      "  -u, --unit UNIT          show journal records of this systemd unit\n"
+	      "      --cursor-file FILE   start after the cursor in FILE; write the last one there\n"
+	      "  -a, --all                show unprintable messages and values, escaped\n"
+	      "  -l, --full               show whole lines (the default)\n"
+	      "      --no-full            cut lines to the terminal's width\n"
+	      "      --no-hostname        leave the host out of the short formats\n"
+	      "      --output-fields LIST show only these fields (json, export, verbose)\n"
+	      "  -e, --pager-end          start the pager at the end (and -n 1000, -b 0)\n"
+	      "  -x, --catalog            accepted: no catalog texts for these records\n"
+	      "  -m, --merge              accepted: all hosts are merged already\n"
+	      "      --no-tail            show all records whatever -n says, with -f too\n"
+	      "  -F, --field FIELD        list the values FIELD takes in the selected records\n"
+	      "  -N, --fields             list the field names of the selected records\n"
+	      "      --header             show each host's journal: path, segments, records, times\n"
+	      "      --disk-usage         show the disk space the store takes\n"
+	      "  -M, --machine NAME       not applicable: hosts are selected with -H\n"
+	      "      --file, --root, --image, --namespace, --system, --user, --user-unit,\n"
+	      "      --vacuum-size, --vacuum-files, --vacuum-time, --sync, --flush, --rotate,\n"
+	      "      --relinquish-var, --smart-relinquish-var, --list-catalog, --dump-catalog,\n"
+	      "      --update-catalog, --setup-keys, --interval, --verify-key, --force\n"
+	      "                           journalctl's, refused with the reason they do not apply\n"
 	      "  -h, --help               this help\n"
 	      "      --version            print the version\n"
 	      "TIME: YYYY-MM-DD [HH:MM[:SS]], today, yesterday, now, @SECONDS, or relative as +10s or 2h "
@@ -146,12 +192,58 @@ enum {
 	OPT_NO_PAGER,
 	OPT_VERSION,
 	OPT_COMMITMENTS,
+	OPT_NO_FULL,
+	OPT_NO_HOSTNAME,
+	OPT_OUTPUT_FIELDS,
+	OPT_HEADER,
+	OPT_DISK_USAGE,
+	OPT_CURSOR_FILE,
+	OPT_NO_TAIL,
+	OPT_NA,
 };
+
+/* Why a journalctl option that does not apply to the store is refused. */
+static const char *na_reason(const char *opt)
+{
+	static const struct {
+		const char *opt, *why;
+	} reasons[] = {
+		{ "file", "the store is a directory of hosts: give it with -D, hosts with -H" },
+		{ "root", "give the store's directory with -D" },
+		{ "image", "give the store's directory with -D" },
+		{ "namespace", "the store has no namespaces; hosts are selected with -H" },
+		{ "system", "the store holds what agents sent, not this system's journal" },
+		{ "user", "the store holds what agents sent, not a user's journal" },
+		{ "user-unit", "the agents' journal input reads the system journal: use -u" },
+		{ "vacuum-size",
+		  "retention is the collector's (collector.conf); kmsgctl never writes to the store" },
+		{ "vacuum-files",
+		  "retention is the collector's (collector.conf); kmsgctl never writes to the store" },
+		{ "vacuum-time",
+		  "retention is the collector's (collector.conf); kmsgctl never writes to the store" },
+		{ "sync", "the collector syncs before it acknowledges; kmsgctl never writes to the store" },
+		{ "flush", "kmsgctl never writes to the store" },
+		{ "rotate", "the collector rotates segments itself; kmsgctl never writes to the store" },
+		{ "relinquish-var", "kmsgctl never writes to the store" },
+		{ "smart-relinquish-var", "kmsgctl never writes to the store" },
+		{ "list-catalog", "there is no message catalog for these records" },
+		{ "dump-catalog", "there is no message catalog for these records" },
+		{ "update-catalog", "there is no message catalog for these records" },
+		{ "setup-keys", "the store has its own hash chain and checkpoints (--verify), no FSS keys" },
+		{ "interval", "the store has its own hash chain and checkpoints (--verify), no FSS keys" },
+		{ "verify-key", "the store has its own hash chain and checkpoints (--verify), no FSS keys" },
+		{ "force", "there is nothing for it to force here" },
+	};
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (strcmp(reasons[i].opt, opt) == 0)
+			return reasons[i].why;
+	return "it has no meaning for the collector's store";
+}
 
 /* 0 to go on, 1 to exit 0 (help, version), -1 to exit 1 (reported). */
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	static const char shortopts[] = ":D:H:b::p:S:U:n::rfg:o:qh";
+	static const char shortopts[] = ":D:H:b::p:S:U:n::rfg:o:qhkexalt:T:F:Nmu:M:c:";
 	static const struct option opts[] = {
 		{ "directory", required_argument, NULL, 'D' },
 		{ "host", required_argument, NULL, 'H' },
@@ -180,6 +272,49 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
+		/* journalctl's, issue 18 */
+		{ "dmesg", no_argument, NULL, 'k' },
+		{ "pager-end", no_argument, NULL, 'e' },
+		{ "catalog", no_argument, NULL, 'x' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "full", no_argument, NULL, 'l' },
+		{ "no-full", no_argument, NULL, OPT_NO_FULL },
+		{ "identifier", required_argument, NULL, 't' },
+		{ "exclude-identifier", required_argument, NULL, 'T' },
+		{ "no-hostname", no_argument, NULL, OPT_NO_HOSTNAME },
+		{ "output-fields", required_argument, NULL, OPT_OUTPUT_FIELDS },
+		{ "field", required_argument, NULL, 'F' },
+		{ "fields", no_argument, NULL, 'N' },
+		{ "header", no_argument, NULL, OPT_HEADER },
+		{ "disk-usage", no_argument, NULL, OPT_DISK_USAGE },
+		{ "cursor-file", required_argument, NULL, OPT_CURSOR_FILE },
+		{ "merge", no_argument, NULL, 'm' },
+		{ "unit", required_argument, NULL, 'u' },
+		{ "machine", required_argument, NULL, 'M' },
+		{ "no-tail", no_argument, NULL, OPT_NO_TAIL },
+		/* journalctl's that do not apply: refused with the reason (na_reasons) */
+		{ "file", required_argument, NULL, OPT_NA },
+		{ "root", required_argument, NULL, OPT_NA },
+		{ "image", required_argument, NULL, OPT_NA },
+		{ "namespace", required_argument, NULL, OPT_NA },
+		{ "system", no_argument, NULL, OPT_NA },
+		{ "user", no_argument, NULL, OPT_NA },
+		{ "user-unit", required_argument, NULL, OPT_NA },
+		{ "vacuum-size", required_argument, NULL, OPT_NA },
+		{ "vacuum-files", required_argument, NULL, OPT_NA },
+		{ "vacuum-time", required_argument, NULL, OPT_NA },
+		{ "sync", no_argument, NULL, OPT_NA },
+		{ "flush", no_argument, NULL, OPT_NA },
+		{ "rotate", no_argument, NULL, OPT_NA },
+		{ "relinquish-var", no_argument, NULL, OPT_NA },
+		{ "smart-relinquish-var", no_argument, NULL, OPT_NA },
+		{ "list-catalog", no_argument, NULL, OPT_NA },
+		{ "dump-catalog", no_argument, NULL, OPT_NA },
+		{ "update-catalog", no_argument, NULL, OPT_NA },
+		{ "setup-keys", no_argument, NULL, OPT_NA },
+		{ "interval", required_argument, NULL, OPT_NA },
+		{ "verify-key", required_argument, NULL, OPT_NA },
+		{ "force", no_argument, NULL, OPT_NA },
 		{ 0 },
 	};
 	const char *grep = NULL;
@@ -359,6 +494,99 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_VERSION:
 			printf("kmsgctl %s\n", KS_VERSION);
 			return 1;
+		case 'k':
+			o->kernel = true;
+			o->filter.kernel_only = true;
+			break;
+		case 'e':
+			o->pager_end = true;
+			break;
+		case 'x': /* no catalog texts: journalctl adds none to these records either */
+		case 'l': /* whole lines are the default */
+		case 'm': /* all hosts are merged already */
+			break;
+		case 'a':
+			o->all = true;
+			break;
+		case OPT_NO_FULL:
+			o->no_full = true;
+			break;
+		case OPT_NO_HOSTNAME:
+			o->no_hostname = true;
+			break;
+		case OPT_NO_TAIL:
+			o->no_tail = true;
+			break;
+		case 't':
+		case 'T':
+			if (filter_identifier(&o->filter, optarg, c == 'T') < 0) {
+				fprintf(stderr, "kmsgctl: %s\n", strerror(ENOMEM));
+				return -1;
+			}
+			break;
+		case 'u':
+			if (filter_unit(&o->filter, optarg) < 0) {
+				fprintf(stderr, "kmsgctl: bad unit '%s'\n", optarg);
+				return -1;
+			}
+			break;
+		case 'M':
+			fprintf(stderr, "kmsgctl: -M/--machine does not apply: the store holds hosts, not "
+					"containers; select hosts with -H\n");
+			return -1;
+		case OPT_NA: {
+			/* The option as given, without "--" and "=VALUE". */
+			char name[64];
+			const char *a = argv[optind - 1];
+			if (optarg && a == optarg)
+				a = argv[optind - 2];
+			snprintf(name, sizeof(name), "%s", a + 2);
+			name[strcspn(name, "=")] = '\0';
+			fprintf(stderr, "kmsgctl: --%s does not apply: %s\n", name, na_reason(name));
+			return -1;
+		}
+		case 'c':
+			if (o->cursor) {
+				fprintf(stderr, "kmsgctl: --cursor and --after-cursor exclude each other\n");
+				return -1;
+			}
+			o->cursor = optarg;
+			break;
+		case OPT_CURSOR_FILE:
+			o->cursor_file = optarg;
+			break;
+		case OPT_OUTPUT_FIELDS: {
+			/* A comma-separated list, as journalctl's. */
+			for (char *tok = strtok(optarg, ","); tok; tok = strtok(NULL, ",")) {
+				char **nf = realloc(o->fields, (o->nfields + 1) * sizeof(*nf));
+				if (!nf) {
+					fprintf(stderr, "kmsgctl: %s\n", strerror(ENOMEM));
+					return -1;
+				}
+				o->fields = nf;
+				o->fields[o->nfields++] = tok;
+			}
+			break;
+		}
+		case 'F':
+		case 'N':
+		case OPT_HEADER:
+		case OPT_DISK_USAGE: {
+			enum command cmd = c == 'F'	     ? CMD_FIELD
+					   : c == 'N'	     ? CMD_FIELDS
+					   : c == OPT_HEADER ? CMD_HEADER
+							     : CMD_DISK_USAGE;
+			if (o->cmd != CMD_RECORDS && o->cmd != cmd) {
+				fprintf(stderr,
+					"kmsgctl: -F, -N, --header, --disk-usage, --list-boots, "
+					"--list-hosts, --silent, --gaps and --verify exclude each other\n");
+				return -1;
+			}
+			o->cmd = cmd;
+			if (c == 'F')
+				o->field = optarg;
+			break;
+		}
 		case ':':
 			if (optopt > 0 && optopt < 256 && strncmp(argv[optind - 1], "--", 2) != 0)
 				fprintf(stderr, "kmsgctl: option '-%c' needs an argument\n", optopt);
@@ -395,6 +623,27 @@ static int parse_options(int argc, char **argv, struct options *o)
 	}
 	if (o->filter.has_since && o->filter.has_until && o->filter.since > o->filter.until) {
 		fprintf(stderr, "kmsgctl: --since is after --until\n");
+		return -1;
+	}
+	/* -k and -e: the last boot of each host, unless -b says which (as
+	 * journalctl 252 does for both). */
+	if ((o->kernel || o->pager_end) && !o->has_boot) {
+		if (boot_spec_parse("0", &o->boot) < 0)
+			return -1;
+		o->has_boot = true;
+	}
+	/* -e: as journalctl, the last 1000 unless -n says how many. */
+	if (o->pager_end && !o->lines_given) {
+		o->lines = 1000;
+		o->lines_given = true;
+	}
+	/* --no-tail: all records, whatever -n said (journalctl 252). */
+	if (o->no_tail) {
+		o->lines = -1;
+		o->lines_given = false;
+	}
+	if (o->cursor_file && o->cursor) {
+		fprintf(stderr, "kmsgctl: --cursor-file and --cursor exclude each other\n");
 		return -1;
 	}
 	if (o->follow && o->reverse) {
@@ -484,6 +733,66 @@ static int print_refs(struct query *q, struct output *out, const struct options 
 	return r;
 }
 
+/* -S or a cursor with -n N: as journalctl 252, the first N from there. */
+static int drain_head(struct query *q, struct output *out, long n)
+{
+	struct query_item it;
+	int r = 0;
+	for (long k = 0; k < n && (r = query_next(q, &it)) == 1; k++)
+		if ((r = output_entry(out, query_host_name(q, it.host), it.e)) < 0)
+			return r;
+	return r < 0 ? r : 0;
+}
+
+/* --cursor-file: the cursor in FILE, or NULL (no file, or empty). */
+static char *read_cursor_file(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	char buf[CURSOR_MAX + 2];
+	char *line = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	if (!line)
+		return NULL;
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf[0] ? strdup(buf) : NULL;
+}
+
+/* --cursor-file: the last cursor shown into FILE, by a rename. 0 or -1 (reported). */
+static int write_cursor_file(const char *path, const char *cursor)
+{
+	char tmp[PATH_MAX];
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+		fprintf(stderr, "kmsgctl: %s: %s\n", path, strerror(ENAMETOOLONG));
+		return -1;
+	}
+	FILE *f = fopen(tmp, "we");
+	if (!f || fprintf(f, "%s", cursor) < 0 || fclose(f) != 0 || rename(tmp, path) < 0) {
+		fprintf(stderr, "kmsgctl: --cursor-file %s: %s\n", path, strerror(errno));
+		if (f)
+			unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* --no-full: the terminal's width ($COLUMNS first, as systemd), else 0. */
+static unsigned terminal_columns(void)
+{
+	const char *e = getenv("COLUMNS");
+	if (e && *e) {
+		char *end;
+		unsigned long v = strtoul(e, &end, 10);
+		if (!*end && v > 0 && v < 100000)
+			return (unsigned)v;
+	}
+	struct winsize ws;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	return 0;
+}
+
 static int drain(struct query *q, struct output *out)
 {
 	struct query_item it;
@@ -496,13 +805,23 @@ static int drain(struct query *q, struct output *out)
 
 static int show_records(struct options *o)
 {
+	char *file_cursor = NULL;
 	struct query *q = NULL;
 	struct output *out = NULL;
 	int ret = 1, r;
 	if (query_open(&q, o->dir, o->hosts, o->nhosts, &o->filter) < 0)
 		goto done;
+	/* As journalctl on a directory without journals; the "-- No
+	 * entries --" line follows. */
+	if (query_empty(q) && !o->quiet)
+		fputs("No journal files were found.\n", stderr);
 	if (o->has_boot && query_set_boot(q, &o->boot) < 0)
 		goto done;
+	if (o->cursor_file && (file_cursor = read_cursor_file(o->cursor_file))) {
+		/* As journalctl: after the cursor the file holds. */
+		o->cursor = file_cursor;
+		o->after_cursor = true;
+	}
 	if (o->cursor) {
 		struct cursor c;
 		if (cursor_parse(o->cursor, &c) < 0) {
@@ -522,19 +841,37 @@ static int show_records(struct options *o)
 		.boot_separators = !o->quiet && query_nhosts(q) == 1,
 		.keep_cursor = o->show_cursor,
 		.grep = o->filter.has_grep ? &o->filter : NULL,
+		/* Before the pager: it writes to the same terminal. */
+		.tty = isatty(STDOUT_FILENO) == 1,
+		.all = o->all,
+		.no_hostname = o->no_hostname,
+		.columns = o->no_full && isatty(STDOUT_FILENO) == 1 ? terminal_columns() : 0,
+		.fields = o->fields,
+		.nfields = o->nfields,
 	};
+	if (o->cursor_file)
+		oc.keep_cursor = true;
 	if ((r = output_new(&out, &oc)) < 0) {
 		fprintf(stderr, "kmsgctl: %s\n", strerror(-r));
 		goto done;
 	}
 	/* As journalctl: follow starts with the last 10 unless told where to start. */
-	if (o->follow && !o->lines_given && !o->filter.has_since && !o->cursor) {
+	if (o->follow && !o->no_tail && !o->lines_given && !o->filter.has_since && !o->cursor) {
 		o->lines = 10;
 		o->lines_given = true;
 	}
+	if (o->pager_end)
+		pager_jump_to_end();
 	if (!o->no_pager && !o->follow && (r = pager_open()) < 0)
 		fprintf(stderr, "kmsgctl: pager: %s\n", strerror(-r));
-	r = o->reverse || o->lines_given ? print_refs(q, out, o) : drain(q, out);
+	/* -n N from a starting point (-S, a cursor): the first N from there,
+	 * as journalctl 252; else the last N. */
+	bool head = o->lines_given && o->lines >= 0 && !o->reverse && !o->follow &&
+		    (o->filter.has_since || o->cursor);
+	if (head)
+		r = drain_head(q, out, o->lines);
+	else
+		r = o->reverse || o->lines_given ? print_refs(q, out, o) : drain(q, out);
 	if (r == 0 && o->follow) {
 		for (;;) {
 			fflush(stdout);
@@ -549,13 +886,17 @@ static int show_records(struct options *o)
 		fprintf(stderr, "kmsgctl: %s\n", strerror(-r));
 		goto done;
 	}
-	if (output_count(out) == 0 && !o->quiet && output_mode_short(o->output))
+	if (output_count(out) == 0 && !o->quiet && output_mode_says_empty(o->output))
 		puts("-- No entries --");
 	if (o->show_cursor && output_count(out) > 0)
 		printf("-- cursor: %s\n", output_last_cursor(out));
+	if (o->cursor_file && output_count(out) > 0 &&
+	    write_cursor_file(o->cursor_file, output_last_cursor(out)) < 0)
+		goto done;
 	/* As journalctl: nothing matched the pattern is a failure. */
 	ret = query_failed(q) || (o->filter.has_grep && output_count(out) == 0) ? 1 : 0;
 done:
+	free(file_cursor);
 	output_free(out);
 	query_free(q);
 	return ret;
@@ -834,6 +1175,242 @@ done:
 	return ret;
 }
 
+/* The distinct strings seen, in the order first seen (-F, -N). */
+struct uniq {
+	char **v;
+	size_t *len;
+	size_t n, cap;
+	size_t *slot; /* open addressing: index + 1, 0 empty */
+	size_t nslot;
+};
+
+static uint64_t uniq_hash(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	uint64_t h = UINT64_C(14695981039346656037);
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ b[i]) * UINT64_C(1099511628211);
+	return h;
+}
+
+/* Add p[0..len) unless there. 0 or -ENOMEM. */
+static int uniq_add(struct uniq *u, const void *p, size_t len)
+{
+	if (2 * (u->n + 1) > u->nslot) {
+		size_t ns = u->nslot ? 2 * u->nslot : 1024;
+		size_t *slot = calloc(ns, sizeof(*slot));
+		if (!slot)
+			return -ENOMEM;
+		for (size_t i = 0; i < u->n; i++) {
+			size_t k = uniq_hash(u->v[i], u->len[i]) & (ns - 1);
+			while (slot[k])
+				k = (k + 1) & (ns - 1);
+			slot[k] = i + 1;
+		}
+		free(u->slot);
+		u->slot = slot;
+		u->nslot = ns;
+	}
+	size_t k = uniq_hash(p, len) & (u->nslot - 1);
+	for (; u->slot[k]; k = (k + 1) & (u->nslot - 1)) {
+		size_t i = u->slot[k] - 1;
+		if (u->len[i] == len && memcmp(u->v[i], p, len) == 0)
+			return 0;
+	}
+	if (u->n == u->cap) {
+		size_t cap = u->cap ? 2 * u->cap : 256;
+		char **v = realloc(u->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		u->v = v;
+		size_t *l = realloc(u->len, cap * sizeof(*l));
+		if (!l)
+			return -ENOMEM;
+		u->len = l;
+		u->cap = cap;
+	}
+	char *copy = malloc(len ? len : 1);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, p, len);
+	u->v[u->n] = copy;
+	u->len[u->n] = len;
+	u->slot[k] = ++u->n;
+	return 0;
+}
+
+static void uniq_free(struct uniq *u)
+{
+	for (size_t i = 0; i < u->n; i++)
+		free(u->v[i]);
+	free(u->v);
+	free(u->len);
+	free(u->slot);
+}
+
+/*
+ * -F FIELD: the values FIELD takes in the selected records, each once, in
+ * the order first seen; -N: the field names. On a terminal, a value that
+ * is not printable is escaped (\xNN), as kmsgctl(1) Terminals says.
+ */
+static int show_fields(struct options *o)
+{
+	struct query *q = NULL;
+	struct view *v = NULL;
+	struct uniq u = { 0 };
+	int ret = 1, r;
+	if (query_open(&q, o->dir, o->hosts, o->nhosts, &o->filter) < 0)
+		goto done;
+	if (o->has_boot && query_set_boot(q, &o->boot) < 0)
+		goto done;
+	if ((r = view_new(&v)) < 0) {
+		fprintf(stderr, "kmsgctl: %s\n", strerror(-r));
+		goto done;
+	}
+	struct query_item it;
+	while ((r = query_next(q, &it)) == 1) {
+		if ((r = view_build(v, query_host_name(q, it.host), it.e, true)) < 0)
+			break;
+		size_t n;
+		const struct view_field *f = view_fields(v, &n);
+		for (size_t i = 0; i < n && r >= 0; i++) {
+			if (o->cmd == CMD_FIELDS)
+				r = uniq_add(&u, f[i].name, strlen(f[i].name));
+			else if (strcmp(f[i].name, o->field) == 0)
+				r = uniq_add(&u, f[i].val, f[i].len);
+		}
+		if (r < 0)
+			break;
+	}
+	if (r < 0) {
+		fprintf(stderr, "kmsgctl: %s\n", strerror(-r));
+		goto done;
+	}
+	bool tty = isatty(STDOUT_FILENO) == 1;
+	if (!o->no_pager && (r = pager_open()) < 0)
+		fprintf(stderr, "kmsgctl: pager: %s\n", strerror(-r));
+	for (size_t i = 0; i < u.n; i++) {
+		const uint8_t *p = (const uint8_t *)u.v[i];
+		if (tty && !text_printable(p, u.len[i], false)) {
+			char *e = malloc(4 * u.len[i] + 1);
+			if (!e)
+				break;
+			fwrite(e, 1, text_escape(e, p, u.len[i], false), stdout);
+			free(e);
+		} else {
+			fwrite(p, 1, u.len[i], stdout);
+		}
+		putchar('\n');
+	}
+	ret = query_failed(q) ? 1 : 0;
+done:
+	uniq_free(&u);
+	view_free(v);
+	query_free(q);
+	return ret;
+}
+
+/* Bytes allocated to directory fd and everything under it (depth: the
+ * store has two levels); closes fd. -errno when fd cannot be read. */
+static int64_t usage_of(int fd, int depth)
+{
+	struct stat st;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	int64_t sum = fstat(fd, &st) == 0 ? (int64_t)st.st_blocks * 512 : 0;
+	for (struct dirent *de; (de = readdir(d));) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode) && depth > 0) {
+			int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			int64_t u = sub >= 0 ? usage_of(sub, depth - 1) : -errno;
+			sum += u > 0 ? u : (int64_t)st.st_blocks * 512;
+		} else {
+			sum += (int64_t)st.st_blocks * 512;
+		}
+	}
+	closedir(d);
+	return sum;
+}
+
+static int64_t usage_path(const char *path, int depth)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : usage_of(fd, depth);
+}
+
+/* --disk-usage: journalctl's line for the store's hosts directory. */
+static int show_disk_usage(struct options *o)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/hosts", o->dir);
+	int64_t sum = usage_path(path, 2);
+	if (sum < 0 && sum != -ENOENT) {
+		fprintf(stderr, "kmsgctl: %s: %s%s\n", path, strerror((int)-sum),
+			sum == -EACCES ? " (reading the store needs membership of group " QUERY_STORE_GROUP
+					 ", or root)"
+				       : "");
+		return 1;
+	}
+	char size[32];
+	text_bytes(size, sizeof(size), sum > 0 ? (uint64_t)sum : 0);
+	printf("Archived and active journals take up %s in the file system.\n", size);
+	return 0;
+}
+
+/* --header: per host, where its journal is and what it holds. */
+static int show_header(struct options *o)
+{
+	struct query *q = NULL;
+	int ret = 1;
+	if (query_open(&q, o->dir, o->hosts, o->nhosts, &o->filter) < 0)
+		goto done;
+	bool failed = query_failed(q);
+	for (size_t i = 0; i < query_nhosts(q); i++) {
+		struct host_summary hs;
+		const char *path = query_host_path(q, i);
+		int r = summary_scan(query_host_name(q, i), path, false, &hs);
+		if (r < 0 && r != -EBADMSG) {
+			fprintf(stderr, "kmsgctl: host %s: %s: %s\n", query_host_name(q, i), path,
+				strerror(-r));
+			summary_free(&hs);
+			failed = true;
+			continue;
+		}
+		failed |= r < 0;
+		int64_t usage = usage_path(path, 1);
+		size_t segs = 0;
+		DIR *d = opendir(path);
+		for (struct dirent *de; d && (de = readdir(d));) {
+			size_t l = strlen(de->d_name);
+			segs += l > 4 && strcmp(de->d_name + l - 4, ".seg") == 0;
+		}
+		if (d)
+			closedir(d);
+		char size[32], first[64] = "-", last[64] = "-";
+		text_bytes(size, sizeof(size), usage > 0 ? (uint64_t)usage : 0);
+		if (hs.has_times) {
+			timestamp_format(first, sizeof(first), hs.first, TS_FULL, o->utc);
+			timestamp_format(last, sizeof(last), hs.last, TS_FULL, o->utc);
+		}
+		printf("%sHost: %s\nJournal: %s\nSegments: %zu\nDisk usage: %s\nRecords: %llu\n"
+		       "Boots: %zu\nFirst entry: %s\nLast entry: %s\n",
+		       i ? "\n" : "", hs.name, path, segs, size, (unsigned long long)hs.records, hs.nboots,
+		       first, last);
+		summary_free(&hs);
+	}
+	ret = failed ? 1 : 0;
+done:
+	query_free(q);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = { .dir = KS_STATE_DIR, .lines = -1, .output = OUTPUT_SHORT };
@@ -849,9 +1426,12 @@ int main(int argc, char **argv)
 	if (r != 0)
 		ret = r > 0 ? 0 : 1;
 	else
-		ret = o.cmd == CMD_RECORDS  ? show_records(&o)
-		      : o.cmd == CMD_VERIFY ? show_verify(&o)
-					    : show_report(&o);
+		ret = o.cmd == CMD_RECORDS			  ? show_records(&o)
+		      : o.cmd == CMD_VERIFY			  ? show_verify(&o)
+		      : o.cmd == CMD_FIELD || o.cmd == CMD_FIELDS ? show_fields(&o)
+		      : o.cmd == CMD_HEADER			  ? show_header(&o)
+		      : o.cmd == CMD_DISK_USAGE			  ? show_disk_usage(&o)
+								  : show_report(&o);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "kmsgctl: write: %s\n", strerror(errno));
 		ret = 1;
@@ -859,5 +1439,6 @@ int main(int argc, char **argv)
 	pager_close();
 	filter_free(&o.filter);
 	free(o.hosts);
+	free(o.fields);
 	return ret;
 }

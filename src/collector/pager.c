@@ -78,10 +78,20 @@ static size_t split_words(char *s, char **argv, size_t max)
 	return n;
 }
 
+static bool jump_to_end;
+
+void pager_jump_to_end(void)
+{
+	jump_to_end = true;
+}
+
 static void run_pager(const char *pager)
 {
 	const char *less = getenv("SYSTEMD_LESS");
-	setenv("LESS", less ? less : "FRSXMK", 1);
+	char opts[512];
+	/* -e: as journalctl, less starts at the end (+G). */
+	snprintf(opts, sizeof(opts), "%s%s", less ? less : "FRSXMK", jump_to_end ? " +G" : "");
+	setenv("LESS", opts, 1);
 	const char *cs = getenv("SYSTEMD_LESSCHARSET");
 	if (cs)
 		setenv("LESSCHARSET", cs, 1);

@@ -22,6 +22,9 @@
 
 bool pager_color(void);
 
+/* -e: the pager (less) starts at the end: " +G" is added to $LESS. */
+void pager_jump_to_end(void);
+
 /* Start the pager (when one applies). 0 or -errno. */
 __attribute__((warn_unused_result)) int pager_open(void);
 

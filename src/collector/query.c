@@ -66,6 +66,7 @@ struct query {
 	const struct filter *f;
 	struct view *v;
 	bool all;
+	bool empty; /* the store has no hosts directory (yet) */
 	bool has_boot;
 	struct boot_spec boot;
 	bool failed;
@@ -107,6 +108,17 @@ static void select_blocks(struct query *q, struct qhost *h)
 	journal_reader_select(h->jr, &sel);
 }
 
+/* A path of the store that could not be opened (of host, when not
+ * NULL); for a permission problem, what gives read access (issue 16): the
+ * store is the collector's, readable by its group. */
+static void report_open(const char *host, const char *path, int r)
+{
+	bool perm = r == -EACCES || r == -EPERM;
+	fprintf(stderr, "kmsgctl: %s%s%s%s: %s%s\n", host ? "host " : "", host ? host : "", host ? ": " : "",
+		path, strerror(-r),
+		perm ? " (reading the store needs membership of group " QUERY_STORE_GROUP ", or root)" : "");
+}
+
 static int add_host(struct query *q, const char *name, bool quiet_missing, bool quiet)
 {
 	for (size_t i = 0; i < q->n; i++)
@@ -138,7 +150,7 @@ static int add_host(struct query *q, const char *name, bool quiet_missing, bool 
 			fprintf(stderr, "kmsgctl: host %s: %s is not a journal of a known format\n", name,
 				h->path);
 		else
-			fprintf(stderr, "kmsgctl: host %s: %s: %s\n", name, h->path, strerror(-r));
+			report_open(name, h->path, r);
 		return r;
 	}
 	q->n++;
@@ -162,7 +174,7 @@ static int scan_hosts(struct query *q, bool report)
 	if (!d) {
 		int r = -errno;
 		if (report)
-			fprintf(stderr, "kmsgctl: %s: %s\n", path, strerror(-r));
+			report_open(NULL, path, r);
 		return r;
 	}
 	char **names = NULL;
@@ -190,7 +202,8 @@ static int scan_hosts(struct query *q, bool report)
 	}
 	closedir(d);
 	if (r == 0) {
-		qsort(names, n, sizeof(*names), cmp_name);
+		if (n)
+			qsort(names, n, sizeof(*names), cmp_name);
 		for (size_t i = 0; i < n && r >= 0; i++) {
 			int a = add_host(q, names[i], true, !report);
 			if (a < 0 && a != -ENOMEM && report)
@@ -225,13 +238,24 @@ int query_open(struct query **ret, const char *dir, char *const *names, size_t n
 	char path[PATH_MAX + 8];
 	snprintf(path, sizeof(path), "%s/hosts", dir);
 	DIR *d = opendir(path);
-	if (!d) {
+	if (!d && errno == ENOENT && !names) {
+		/* As journalctl on a directory without journals: no records,
+		 * not an error. The collector makes hosts/ when the first
+		 * host connects; -f waits for it (query_wait scans). */
+		q->all = true;
+		q->empty = true;
+		*ret = q;
+		return 0;
+	}
+	if (!d && errno != ENOENT) {
 		r = -errno;
-		fprintf(stderr, "kmsgctl: %s: %s\n", path, strerror(-r));
+		report_open(NULL, path, r);
 		query_free(q);
 		return r;
 	}
-	closedir(d);
+	/* Without hosts/, a named host is unknown (add_host says so). */
+	if (d)
+		closedir(d);
 	if (names) {
 		for (size_t i = 0; i < n; i++) {
 			if (!store_name_valid(names[i])) {
@@ -284,6 +308,11 @@ const char *query_host_name(const struct query *q, size_t i)
 const char *query_host_path(const struct query *q, size_t i)
 {
 	return q->h[i].path;
+}
+
+bool query_empty(const struct query *q)
+{
+	return q->empty;
 }
 
 bool query_failed(const struct query *q)

@@ -91,5 +91,17 @@ __attribute__((warn_unused_result)) int query_tail(struct query *q, uint64_t rec
  */
 void query_wait(struct query *q, int timeout_ms);
 
+/*
+ * True when the store has no hosts directory: a state directory no host
+ * has sent to yet, or none at all. query_open then gives a query of no
+ * hosts (when no host was named) instead of an error, as journalctl does
+ * for a directory without journals.
+ */
+bool query_empty(const struct query *q);
+
+/* The group whose members may read the store (tmpfiles.d): named in the
+ * message for a permission problem. */
+#define QUERY_STORE_GROUP "kmsg-collector"
+
 /* True when some host could not be read to its end (damage, I/O error). */
 bool query_failed(const struct query *q);

@@ -20,10 +20,10 @@ static int add_boot(struct host_summary *s, size_t *cap, const struct record *r,
 	if (*cache < s->nboots && memcmp(s->boots[*cache].id, r->boot_id, 16) == 0) {
 		struct boot_info *b = &s->boots[*cache];
 		b->records++;
-		if (r->real_usec < b->first)
-			b->first = r->real_usec;
-		if (r->real_usec > b->last)
-			b->last = r->real_usec;
+		/* As journalctl 252's --list-boots: the times of the boot's
+		 * first and last record in stored order (an agent's start
+		 * event can be newer than the kernel records read after it). */
+		b->last = r->real_usec;
 		return 0;
 	}
 	for (size_t i = 0; i < s->nboots; i++)
@@ -79,13 +79,29 @@ int summary_scan(const char *name, const char *path, bool with_gaps, struct host
 		return r;
 	}
 	size_t cap = 0, cache = 0;
-	uint64_t newest_recv = 0;
+	uint64_t newest_recv = 0, held_first = 0;
+	bool held = false;
 	struct journal_entry e;
 	while ((r = journal_reader_next(jr, &e)) == 1) {
 		const struct record *rec = &e.rec;
 		s->records++;
-		if (!text_id_null(rec->boot_id) && (r = add_boot(s, &cap, rec, &cache)) < 0)
-			break;
+		/* A record without a boot (collector events) counts where -o
+		 * export puts it (output.c), as journalctl sees the boots: in
+		 * its host's boot before it, or, before any, in the next. */
+		if (text_id_null(rec->boot_id)) {
+			if (s->nboots)
+				s->boots[cache].last = rec->real_usec;
+			else if (!held) {
+				held = true;
+				held_first = rec->real_usec;
+			}
+		} else {
+			size_t n = s->nboots;
+			if ((r = add_boot(s, &cap, rec, &cache)) < 0)
+				break;
+			if (s->nboots > n && held && n == 0)
+				s->boots[cache].first = held_first;
+		}
 		if (rec->source != RECORD_SRC_COLLECTOR) {
 			if (!s->has_times || rec->real_usec < s->first)
 				s->first = rec->real_usec;

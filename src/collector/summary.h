@@ -9,7 +9,8 @@
  *   boots        every non-zero boot id, in the order of its first record
  *                in the journal (stored order, not the clock's: hosts
  *                without a real-time clock start in 1970); its first and
- *                last entry = the lowest and highest realtime of its records
+ *                last entry = the realtime of its first and last record
+ *                in stored order, as journalctl 252 (struct boot_info)
  *   first, last  lowest and highest realtime of the agent's records
  *                (collector records excluded)
  *   last_seen    the collector's last contact with the host (collector
@@ -35,6 +36,10 @@
 
 struct boot_info {
 	uint8_t id[16];
+	/* Wall-clock times of the boot's first and last record in stored
+	 * order, as journalctl 252 shows them for the export (output.c): a
+	 * record without a boot counts in its host's boot before it, or,
+	 * before any, in the next one. */
 	uint64_t first, last;
 	uint64_t records;
 };

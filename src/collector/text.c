@@ -12,48 +12,81 @@ static bool is_control(uint32_t c, bool allow_newline)
 	return (c < 0x20 && c != '\t') || (c >= 0x7f && c <= 0x9f);
 }
 
+size_t text_char_len(const uint8_t *p, size_t len, bool allow_newline)
+{
+	if (len == 0)
+		return 0;
+	uint8_t b = p[0];
+	if (b >= 0x20 && b < 0x7f)
+		return 1;
+	uint32_t c;
+	size_t n;
+	if (b < 0x80) {
+		c = b;
+		n = 1;
+	} else if ((b & 0xe0) == 0xc0) {
+		c = b & 0x1f;
+		n = 2;
+	} else if ((b & 0xf0) == 0xe0) {
+		c = b & 0x0f;
+		n = 3;
+	} else if ((b & 0xf8) == 0xf0) {
+		c = b & 0x07;
+		n = 4;
+	} else {
+		return 0;
+	}
+	if (len < n)
+		return 0;
+	for (size_t k = 1; k < n; k++) {
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (p[k] & 0x3f);
+	}
+	/* Overlong forms, surrogates and beyond U+10FFFF are invalid. */
+	if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) || (n == 4 && c < 0x10000) || c > 0x10ffff ||
+	    (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	if (is_control(c, allow_newline))
+		return 0;
+	return n;
+}
+
 bool text_printable(const uint8_t *p, size_t len, bool allow_newline)
 {
 	size_t i = 0;
 	while (i < len) {
-		uint8_t b = p[i];
-		if (b >= 0x20 && b < 0x7f) {
+		if (p[i] >= 0x20 && p[i] < 0x7f) {
 			i++;
 			continue;
 		}
-		uint32_t c;
-		size_t n;
-		if (b < 0x80) {
-			c = b;
-			n = 1;
-		} else if ((b & 0xe0) == 0xc0) {
-			c = b & 0x1f;
-			n = 2;
-		} else if ((b & 0xf0) == 0xe0) {
-			c = b & 0x0f;
-			n = 3;
-		} else if ((b & 0xf8) == 0xf0) {
-			c = b & 0x07;
-			n = 4;
-		} else {
-			return false;
-		}
-		if (len - i < n)
-			return false;
-		for (size_t k = 1; k < n; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return false;
-			c = c << 6 | (p[i + k] & 0x3f);
-		}
-		/* Overlong forms, surrogates and beyond U+10FFFF are invalid. */
-		if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
-		    c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-			return false;
-		if (is_control(c, allow_newline))
+		size_t n = text_char_len(p + i, len - i, allow_newline);
+		if (n == 0)
 			return false;
 		i += n;
 	}
 	return true;
+}
+
+size_t text_escape(char *out, const uint8_t *p, size_t len, bool allow_newline)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i = 0, w = 0;
+	while (i < len) {
+		size_t n = text_char_len(p + i, len - i, allow_newline);
+		if (n) {
+			memcpy(out + w, p + i, n);
+			w += n;
+			i += n;
+			continue;
+		}
+		out[w++] = '\\';
+		out[w++] = 'x';
+		out[w++] = digits[p[i] >> 4];
+		out[w++] = digits[p[i] & 15];
+		i++;
+	}
+	return w;
 }
 
 bool text_plain_ascii(const uint8_t *p, size_t len)

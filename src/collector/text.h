@@ -25,6 +25,21 @@ bool text_printable(const uint8_t *p, size_t len, bool allow_newline);
  */
 bool text_plain_ascii(const uint8_t *p, size_t len);
 
+/*
+ * How far text_printable holds from p: the length of the valid UTF-8
+ * character at p that is not a control character (tab, and newline when
+ * allow_newline, are allowed), or 0 when p[0] starts none.
+ */
+size_t text_char_len(const uint8_t *p, size_t len, bool allow_newline);
+
+/*
+ * p[0..len) made safe for a terminal: every character text_printable
+ * allows is copied, and every other byte written as the four characters
+ * \xNN (lower-case hex). out needs 4 * len bytes; returns the length
+ * written.
+ */
+size_t text_escape(char *out, const uint8_t *p, size_t len, bool allow_newline);
+
 /* "17B", "1.9K", "58.5K", "1.2M": systemd's format_bytes(). */
 void text_bytes(char *buf, size_t cap, uint64_t n);
 
