@@ -160,7 +160,7 @@ with open(a.kmsg) as f:
         written[msg] = (pri & 7, pri >> 3, int(seq))
         wlev[pri & 7] += 1
 
-rx = re.compile(r'"(PRIORITY|SYSLOG_FACILITY|KMSG_SEQ|KMSG_STREAM_SEQ|MESSAGE)" : "([^"\\]*)"')
+rx = re.compile(r'"(PRIORITY|SYSLOG_FACILITY|KMSG_SEQ|KMSG_STREAM_SEQ|MESSAGE)" ?: ?"([^"\\]*)"')
 seen = collections.Counter()
 got = {}  # token -> stream seq
 stream_seqs = collections.Counter()
@@ -169,7 +169,7 @@ gaps = []
 order_bad = 0
 last_kseq = last_sseq = -1
 for line in open(a.json):
-    if '"KMSG_SOURCE" : "kmsg"' in line:
+    if '"KMSG_SOURCE":"kmsg"' in line:
         d = dict(rx.findall(line))
         tok, sseq, kseq = d.get("MESSAGE"), int(d["KMSG_STREAM_SEQ"]), int(d["KMSG_SEQ"])
         stream_seqs[sseq] += 1
@@ -288,7 +288,7 @@ if a.priority:
     byseq = {}  # stream seq -> level, every record but gap records
     for t, sq in got.items():
         byseq[sq] = written[t][0]
-    for o in (json.loads(l) for l in open(a.json) if '"KMSG_SOURCE" : "agent"' in l):
+    for o in (json.loads(l) for l in open(a.json) if '"KMSG_SOURCE":"agent"' in l):
         if o.get("KMSG_EVENT") != "gap":
             byseq[int(o["KMSG_STREAM_SEQ"])] = int(o["PRIORITY"])
     for sq in holes[:agent_lost]:

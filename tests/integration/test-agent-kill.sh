@@ -56,6 +56,6 @@ cat "$T/verify.txt"
 "$KMSGCTL" -D "$T/store" -H akill-host -o json >"$T/all.json"
 [ "$($PY -c 'import json,sys; print(len({json.loads(l)["KMSG_STREAM_ID"] for l in open(sys.argv[1])}))' "$T/all.json")" = 1 ] ||
 	die "more than one stream after agent restarts"
-[ "$(grep -c '"MESSAGE" : "boot"' "$T/all.json")" = 1 ] || die "boot event not exactly once"
-[ "$(grep -c '"MESSAGE" : "kmsg-shipper started"' "$T/all.json")" = 6 ] || die "expected 6 start events"
+[ "$(grep -c '"MESSAGE":"boot"' "$T/all.json")" = 1 ] || die "boot event not exactly once"
+[ "$(grep -c '"MESSAGE":"kmsg-shipper started"' "$T/all.json")" = 6 ] || die "expected 6 start events"
 echo "PASS: $n tokens through 5 agent SIGKILLs, none lost, none twice, one stream"

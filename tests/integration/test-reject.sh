@@ -116,7 +116,7 @@ start_collector
 [ "$(grep -c 'session from .* resuming at' "$T/collector.log")" = 1 ] || die "a replay opened a session"
 # Each replay of the host's msg1 is in the host's journal: one
 # handshake-rejected event per collector run (at most one a minute).
-n=$("$KMSGCTL" -D "$T/store" -o json KMSG_EVENT=handshake-rejected | grep -c '"REJECT_REASON" : "replayed handshake')
+n=$("$KMSGCTL" -D "$T/store" -o json KMSG_EVENT=handshake-rejected | grep -c '"REJECT_REASON":"replayed handshake')
 [ "$n" = 2 ] || die "$n handshake-rejected events for the 2 replays, expected 2"
 : "$SHIPPER_CONF_SAVED"
 

@@ -63,8 +63,8 @@ t2=$(now_ms)
 echo "delivered $((($t2 - t1) / 1000)) s after the last kill"
 # One stream, one boot event (the first start), one start event per run
 # that got that far.
-starts=$(grep -c '"KMSG_EVENT" : "start"' "$T/out.json")
-boots=$(grep -c '"KMSG_EVENT" : "boot"' "$T/out.json")
+starts=$(grep -c '"KMSG_EVENT":"start"' "$T/out.json")
+boots=$(grep -c '"KMSG_EVENT":"boot"' "$T/out.json")
 streams=$($PY -c 'import json,sys; print(len({json.loads(l)["KMSG_STREAM_ID"] for l in open(sys.argv[1])}))' "$T/out.json")
 echo "start events $starts (of $((KILLS + 1)) starts), boot events $boots, streams $streams"
 [ "$streams" = 1 ] || die "more than one stream"

@@ -115,7 +115,7 @@ grep -q "reloaded .*: 0 client(s)" "$T/collector.log" || die "reload not logged"
 for _ in $(seq 100); do grep -q "unknown key" "$T/collector.log" && break; sleep 0.05; done
 grep -q "unknown key" "$T/collector.log" || die "reconnect after removal not refused"
 grep -q "RELOADING=1" "$T/notify.log" || die "no RELOADING=1"
-"$KMSGCTL" -D "$T/store" -H dir-host -o json | grep -q '"END_REASON" : "key removed from the configuration"' ||
+"$KMSGCTL" -D "$T/store" -H dir-host -o json | grep -q '"END_REASON":"key removed from the configuration"' ||
 	die "session end event not stored"
 kill "$NOTIFY_PID"
 echo "PASS: clients_dir, STATUS counters, no DH on bad mac1, handshake rate limit, SIGHUP key removal"

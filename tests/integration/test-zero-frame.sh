@@ -84,6 +84,6 @@ tok="$NAME-$RUNID-1"
 printf '6,1,1000,-;%s\n' "$tok" >>"$T/kmsg.file"
 echo "$tok 6 0" >"$T/expect"
 verify zero-host "$T/expect" 30
-"$KMSGCTL" -D "$T/store" -o json | grep -q '"END_REASON" : "malformed frame (zero length)"' ||
+"$KMSGCTL" -D "$T/store" -o json | grep -q '"END_REASON":"malformed frame (zero length)"' ||
 	die "no SESSION_END event with the reason"
 echo "PASS: zero-length frame ends the session as malformed framing; the agent reconnects and ships"
