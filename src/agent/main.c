@@ -661,6 +661,7 @@ int main(int argc, char **argv)
 	pos.have_cursor = spool_cursor(a.q, pos.boot_id, &pos.kmsg_seq) == 1;
 	bool new_boot = !pos.have_cursor || memcmp(pos.boot_id, a.boot_id, 16) != 0;
 	source_set_position(a.src, &pos);
+	source_set_reader(a.src, (size_t)a.conf.kmsg_queue_size, (int)a.conf.kmsg_reader_priority);
 	if ((r = loop_signal(a.loop, SIGTERM, on_signal, &a)) < 0 ||
 	    (r = loop_signal(a.loop, SIGINT, on_signal, &a)) < 0 ||
 	    (r = loop_signal(a.loop, SIGHUP, on_reload, &a)) < 0 ||
