@@ -562,6 +562,11 @@ static void on_start_reader(struct loop *l, struct loop_timer *t, void *data)
 		fail(s, r);
 		return;
 	}
+	if (s->rt_prio > 0)
+		log_info("kmsg reader: thread started, queue %zu bytes, SCHED_FIFO priority %d",
+			 s->queue_bytes, s->rt_prio);
+	else
+		log_info("kmsg reader: thread started, queue %zu bytes", s->queue_bytes);
 	drain(s);
 }
 

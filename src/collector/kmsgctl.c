@@ -47,6 +47,7 @@ struct options {
 	bool after_cursor;
 	enum output_mode output;
 	uint64_t silent_usec; /* --silent */
+	bool gaps_full;	      /* --gaps=full: every missing range on its own line */
 };
 
 static void usage(FILE *f)
@@ -59,7 +60,8 @@ static void usage(FILE *f)
 	      "      --list-hosts         list the hosts: records, last seen, lag, session, gaps\n"
 	      "      --silent SECONDS     list the hosts with no record received for longer (exit 1: "
 	      "some)\n"
-	      "      --gaps               completeness report per host and boot (exit 1: something missing)\n"
+	      "      --gaps[=full]        completeness report per host and boot, summarised (full: every\n"
+	      "                           range); exit 1: something missing after the agent's start\n"
 	      "      --verify             check checksums, hash chain, indexes and checkpoints (exit 1: "
 	      "damage)\n"
 	      "  -p, --priority LEVEL     show levels up to LEVEL, or FROM..TO (emerg..debug, 0..7)\n"
@@ -153,7 +155,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "list-boots", no_argument, NULL, OPT_LIST_BOOTS },
 		{ "list-hosts", no_argument, NULL, OPT_LIST_HOSTS },
 		{ "silent", required_argument, NULL, OPT_SILENT },
-		{ "gaps", no_argument, NULL, OPT_GAPS },
+		{ "gaps", optional_argument, NULL, OPT_GAPS },
 		{ "verify", no_argument, NULL, OPT_VERIFY },
 		{ "priority", required_argument, NULL, 'p' },
 		{ "facility", required_argument, NULL, OPT_FACILITY },
@@ -223,6 +225,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_LIST_BOOTS:
 		case OPT_LIST_HOSTS:
 		case OPT_GAPS:
+			if (c == OPT_GAPS && optarg) {
+				if (strcmp(optarg, "full") != 0 && strcmp(optarg, "summary") != 0) {
+					fprintf(stderr,
+						"kmsgctl: bad --gaps '%s' (expected summary or full)\n",
+						optarg);
+					return -1;
+				}
+				o->gaps_full = strcmp(optarg, "full") == 0;
+			}
+			/* fall through */
 		case OPT_VERIFY: {
 			enum command cmd = c == OPT_LIST_BOOTS	 ? CMD_LIST_BOOTS
 					   : c == OPT_LIST_HOSTS ? CMD_LIST_HOSTS
@@ -647,8 +659,15 @@ static int show_report(struct options *o)
 			if (sel && summary_find_boot(&hs[i], &o->boot, boot) < 0)
 				continue;
 			any = true;
-			if (gaps_report(hs[i].gaps, hs[i].name, sel ? (const uint8_t(*)[16])boot : NULL, 1,
-					fmt != SUMMARY_TEXT, fmt == SUMMARY_JSON_PRETTY, stdout) > 0)
+			struct gaps_report_opts go = {
+				.boots = sel ? (const uint8_t(*)[16])boot : NULL,
+				.nboots = 1,
+				.json = fmt != SUMMARY_TEXT,
+				.pretty = fmt == SUMMARY_JSON_PRETTY,
+				.full = o->gaps_full,
+				.utc = o->utc,
+			};
+			if (gaps_report(hs[i].gaps, hs[i].name, &go, stdout) > 0)
 				missing = true;
 		}
 		if (!any && o->has_boot && !o->boot.all) {
