@@ -412,6 +412,8 @@ static void report_restart_needed(const struct agent_conf *o, const struct agent
 		{ "user", cfg_str_differs(o->user, n->user) },
 		{ "kmsg.path", cfg_str_differs(o->kmsg_path, n->kmsg_path) },
 		{ "kmsg.from", o->kmsg_from_now != n->kmsg_from_now },
+		{ "kmsg.queue_size", o->kmsg_queue_size != n->kmsg_queue_size },
+		{ "kmsg.reader_priority", o->kmsg_reader_priority != n->kmsg_reader_priority },
 		{ "spool.*", o->spool_max != n->spool_max || o->spool_segment != n->spool_segment ||
 				     o->spool_memory_max != n->spool_memory_max ||
 				     o->spool_sync_level != n->spool_sync_level ||

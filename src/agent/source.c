@@ -618,7 +618,9 @@ int source_start(struct source *s, struct loop *l, source_sink_fn sink, source_f
 		struct sched_param sp = { .sched_priority = s->rt_prio };
 		if (sched_setscheduler(0, SCHED_FIFO, &sp) < 0) {
 			r = -errno;
-			log_err("kmsg reader: SCHED_FIFO priority %d: %s", s->rt_prio, strerror(-r));
+			log_err("kmsg.reader_priority %d: cannot set SCHED_FIFO: %s (it needs root with "
+				"CAP_SYS_NICE; under systemd, RestrictRealtime=no)",
+				s->rt_prio, strerror(-r));
 			return r;
 		}
 		s->raised = 1;
