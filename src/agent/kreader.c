@@ -135,11 +135,20 @@ static int push(struct kreader *k, uint8_t kind, uint64_t usec, const void *data
 	return 0;
 }
 
-/* The pending lost range, queued if there is room now. 0 or -ENOSPC. */
+/*
+ * The pending lost range, queued once half the queue is free again. 0 or
+ * -ENOSPC. The hysteresis makes a storm that outruns the drainer lose
+ * runs of records, one lost entry (and gap record) each, rather than
+ * every other record with an entry of its own.
+ */
 static int push_lost(struct kreader *k)
 {
 	if (!k->lost_pending)
 		return 0;
+	uint64_t used = atomic_load_explicit(&k->tail, memory_order_relaxed) -
+			atomic_load_explicit(&k->head, memory_order_acquire);
+	if (used > k->cap / 2)
+		return -ENOSPC;
 	int r = push(k, KREADER_LOST, k->lost_usec, &k->lost, sizeof(k->lost), sizeof(k->lost));
 	if (r == 0)
 		k->lost_pending = k->lost_overrun_after = 0;
@@ -208,8 +217,10 @@ static void *run(void *arg)
 				k->overrun = 1;
 			continue;
 		}
-		if (n < 0 && errno != EAGAIN) {
-			int err = errno;
+		if ((n < 0 && errno != EAGAIN) || n == 0) {
+			/* read(2) of /dev/kmsg never returns 0; another device
+			 * that does is at its end, and polling it would spin. */
+			int err = n == 0 ? ENODATA : errno;
 			/* The error ends reading; it waits for room like any entry. */
 			while (!atomic_load_explicit(&k->stop, memory_order_relaxed) &&
 			       (push_lost(k) < 0 ||
@@ -217,7 +228,7 @@ static void *run(void *arg)
 				wait_input(k);
 			break;
 		}
-		if (n <= 0) {
+		if (n < 0) {
 			(void)push_lost(k);
 			wait_input(k);
 			continue;

@@ -13,8 +13,9 @@
  * Loss stays exact. A ring overrun (EPIPE) marks the next entry. A record
  * that finds the queue full is dropped and its kernel sequence number (the
  * header's second field: the only parsing the thread does) joins a "lost"
- * range, queued as one entry as soon as there is room again; the drainer
- * turns it into a gap record (cause "queue-full"). The queue is a
+ * range, queued as one entry once half the queue is free again (records
+ * read until then join the range); the drainer turns it into a gap
+ * record (cause "queue-full"). The queue is a
  * single-producer single-consumer ring of queue_bytes, allocated at start:
  * memory is bounded by configuration (kmsg.queue_size).
  */
@@ -27,7 +28,8 @@ struct kreader;
 enum kreader_kind {
 	KREADER_RECORD, /* data, len: the bytes of one read(2) */
 	KREADER_LOST,	/* the queue was full: seqs first..last dropped (count records) */
-	KREADER_ERROR,	/* read(2) failed with -error; the thread has ended */
+	KREADER_ERROR,	/* read(2) failed with -error (-ENODATA: it returned 0, end of
+			 * file); the thread has ended */
 };
 
 struct kreader_item {
