@@ -319,7 +319,8 @@ static int handle_record(struct source *s, const uint8_t *raw, size_t len)
 static int handle_lost(struct source *s, uint64_t first, uint64_t last, uint64_t mono)
 {
 	int r;
-	if (!s->have_seq) {
+	bool fresh = !s->have_seq;
+	if (fresh) {
 		struct record at = { .kmsg_seq = first, .mono_usec = mono };
 		int skip;
 		if (s->pos.have_cursor && last <= s->pos.kmsg_seq) {
@@ -331,9 +332,11 @@ static int handle_lost(struct source *s, uint64_t first, uint64_t last, uint64_t
 		if ((r = check_first(s, &at, &skip)) < 0)
 			return r;
 	}
-	if (last <= s->last_seq)
-		return 0; /* not from the kernel's ring: nothing it can lose */
-	if (first <= s->last_seq)
+	/* Seqs at or below the last one handed on are not lost (a kernel
+	 * ring never goes back; last_seq means nothing before a first one). */
+	if (!fresh && last <= s->last_seq)
+		return 0;
+	if (!fresh && first <= s->last_seq)
 		first = s->last_seq + 1;
 	if (first > s->last_seq + 1) {
 		const char *cause = s->overrun ? "ring-overrun"
