@@ -612,7 +612,7 @@ static void gaps_of(const char *host, char *buf, size_t cap)
 	FILE *f = fmemopen(buf, cap, "w");
 	CHECK(f != NULL);
 	if (f) {
-		gaps_report(g, host, NULL, 0, false, false, f);
+		gaps_report(g, host, &(struct gaps_report_opts){ .full = true }, f);
 		fclose(f);
 	}
 	gaps_free(g);

@@ -8,8 +8,10 @@
 #include "conf.h"
 #include "jsource.h"
 #include "key.h"
+#include "kreader.h"
 #include "log.h"
 #include "proto.h"
+#include "source.h"
 
 static int load_collectors(struct agent_conf *c)
 {
@@ -88,6 +90,7 @@ int agent_conf_load(struct agent_conf *c, const char *path, const char **err)
 	c->state_dir = KS_SPOOL_DIR;
 	c->user = "kmsg-shipper";
 	c->kmsg_path = "/dev/kmsg";
+	c->kmsg_queue_size = SOURCE_QUEUE_DEFAULT;
 	c->spool_max = 64ull << 20;
 	c->spool_segment = 4ull << 20;
 	c->spool_memory_max = 8ull << 20;
@@ -121,6 +124,9 @@ int agent_conf_load(struct agent_conf *c, const char *path, const char **err)
 		int from = 0;
 		r |= cfg_enum(g, "kmsg.from", false, froms, &from);
 		c->kmsg_from_now = from == 1;
+		r |= cfg_size(g, "kmsg.queue_size", false, KREADER_QUEUE_MIN, 1ull << 30,
+			      &c->kmsg_queue_size);
+		r |= cfg_int(g, "kmsg.reader_priority", false, 0, 99, &c->kmsg_reader_priority);
 		r |= cfg_size(g, "spool.max_size", false, 1ull << 20, 1ull << 40, &c->spool_max);
 		r |= cfg_size(g, "spool.segment_size", false, 64ull << 10, 256ull << 20, &c->spool_segment);
 		r |= cfg_size(g, "spool.memory_max", false, 128ull << 10, 1ull << 30, &c->spool_memory_max);

@@ -18,7 +18,9 @@ struct agent_conf {
 	const char *state_dir;
 	const char *user; /* started as root: the user to become after the privileged opens */
 	const char *kmsg_path;
-	bool kmsg_from_now; /* no cursor for this boot: start after the last record */
+	bool kmsg_from_now;		    /* no cursor for this boot: start after the last record */
+	unsigned long long kmsg_queue_size; /* the reader thread's queue (source.h) */
+	long long kmsg_reader_priority;	    /* 0: normal scheduling; 1..99: SCHED_FIFO */
 	int log_level;
 	/* spool.*: the bound and the sync policy (spool.h has the defaults) */
 	unsigned long long spool_max;

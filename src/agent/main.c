@@ -421,6 +421,8 @@ static void report_restart_needed(const struct agent_conf *o, const struct agent
 		{ "user", cfg_str_differs(o->user, n->user) },
 		{ "kmsg.path", cfg_str_differs(o->kmsg_path, n->kmsg_path) },
 		{ "kmsg.from", o->kmsg_from_now != n->kmsg_from_now },
+		{ "kmsg.queue_size", o->kmsg_queue_size != n->kmsg_queue_size },
+		{ "kmsg.reader_priority", o->kmsg_reader_priority != n->kmsg_reader_priority },
 		{ "spool.*", o->spool_max != n->spool_max || o->spool_segment != n->spool_segment ||
 				     o->spool_memory_max != n->spool_memory_max ||
 				     o->spool_sync_level != n->spool_sync_level ||
@@ -688,6 +690,7 @@ int main(int argc, char **argv)
 	pos.have_cursor = spool_cursor(a.q, pos.boot_id, &pos.kmsg_seq) == 1;
 	bool new_boot = !pos.have_cursor || memcmp(pos.boot_id, a.boot_id, 16) != 0;
 	source_set_position(a.src, &pos);
+	source_set_reader(a.src, (size_t)a.conf.kmsg_queue_size, (int)a.conf.kmsg_reader_priority);
 	if ((r = loop_signal(a.loop, SIGTERM, on_signal, &a)) < 0 ||
 	    (r = loop_signal(a.loop, SIGINT, on_signal, &a)) < 0 ||
 	    (r = loop_signal(a.loop, SIGHUP, on_reload, &a)) < 0 ||

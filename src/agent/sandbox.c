@@ -88,6 +88,13 @@ static const int agent_calls[] = {
 	SYS_sigaltstack,
 	/* process: libc locks, exit, abort() (tgkill itself), ids read by libc and libsystemd */
 	SYS_futex,
+	/* the kmsg reader thread (kreader.h): created after the drop
+	 * (clone with CLONE_THREAD only: seccomp_policy.threads); glibc sets
+	 * up a new thread with these; the loop's thread leaves the reader's
+	 * SCHED_FIFO after creating it (kmsg.reader_priority) */
+	SYS_set_robust_list,
+	SYS_rseq,
+	SYS_sched_setscheduler,
 	SYS_exit,
 	SYS_exit_group,
 	SYS_restart_syscall,
@@ -142,7 +149,6 @@ static const int agent_calls[] = {
 	SYS_sched_yield,
 	SYS_getppid,
 	SYS_sched_getaffinity,
-	SYS_set_robust_list,
 	SYS_rt_sigtimedwait,
 	SYS_getrlimit,
 	SYS_prlimit64,
@@ -267,6 +273,7 @@ int agent_sandbox_enter(const struct agent_conf *c)
 		.families = agent_families,
 		.nfamilies = NELEM(agent_families),
 		.default_action = SECCOMP_RET_KILL_PROCESS,
+		.threads = 1, /* the kmsg reader thread (kreader.h), started after this */
 	};
 	r = seccomp_install(&pol);
 	if (r == -EOPNOTSUPP) {

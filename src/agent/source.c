@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,9 +12,13 @@
 
 #include "cont.h"
 #include "kmsg.h"
+#include "kreader.h"
+#include "log.h"
 #include "source.h"
 
-/* Records handed over per loop callback before yielding to other fds. */
+/* Records handed over per loop callback before yielding to other fds. The
+ * device is read by the reader thread (kreader.h) whatever these are: they
+ * bound only how long the loop spends draining its queue at a time. */
 #define SOURCE_BURST 1024
 /* ... and time: the sink may fsync each record (err and worse, by the
  * default spool policy), so a burst of them could hold the loop for
@@ -32,6 +37,13 @@ struct source {
 	int fd;
 	enum source_kind kind;
 	int is_regular;
+	/* DEVICE: the reader thread and its queue (source_set_reader). */
+	struct kreader *kr;
+	size_t queue_bytes;
+	int rt_prio;		       /* 0: the loop's scheduling; else SCHED_FIFO */
+	int raised;		       /* this thread runs at rt_prio until the reader starts */
+	struct loop_timer *kr_timer;   /* start the thread, then drain on */
+	struct loop_timer *next_timer; /* the queue was left non-empty: drain on */
 	struct loop *loop;
 	source_sink_fn sink;
 	source_flush_fn flush;
@@ -99,6 +111,7 @@ int source_open(struct source **ret, const char *path, const uint8_t boot_id[16]
 		return -ENOMEM;
 	}
 	memcpy(s->boot_id, boot_id, 16);
+	s->queue_bytes = SOURCE_QUEUE_DEFAULT;
 	int r = cont_new(&s->cont);
 	if (r < 0) {
 		source_free(s);
@@ -115,14 +128,30 @@ void source_set_position(struct source *s, const struct source_position *p)
 		s->pos.have_cursor = false; /* another boot: its seqs mean nothing here */
 }
 
+void source_set_reader(struct source *s, size_t queue_bytes, int rt_prio)
+{
+	s->queue_bytes = queue_bytes;
+	s->rt_prio = rt_prio;
+}
+
 void source_free(struct source *s)
 {
 	if (!s)
 		return;
-	if (s->loop && !s->is_regular)
+	/* The thread first: it stops reading before its fd is closed. */
+	if (s->kr) {
+		if (s->loop)
+			loop_del_fd(s->loop, kreader_wake_fd(s->kr));
+		kreader_free(s->kr);
+	} else if (s->loop && !s->is_regular) {
 		loop_del_fd(s->loop, s->fd);
+	}
 	if (s->cont_timer)
 		loop_timer_cancel(s->loop, s->cont_timer);
+	if (s->kr_timer)
+		loop_timer_cancel(s->loop, s->kr_timer);
+	if (s->next_timer)
+		loop_timer_cancel(s->loop, s->next_timer);
 	cont_free(s->cont);
 	if (s->fd >= 0)
 		close(s->fd);
@@ -134,6 +163,12 @@ void source_free(struct source *s)
 void source_get_stats(const struct source *s, struct source_stats *st)
 {
 	*st = s->st;
+	if (s->kr) {
+		struct kreader_stats ks;
+		kreader_get_stats(s->kr, &ks);
+		st->queue_dropped = ks.dropped;
+		st->queue_peak = ks.peak_bytes;
+	}
 }
 
 /*
@@ -274,6 +309,49 @@ static int handle_record(struct source *s, const uint8_t *raw, size_t len)
 	return cont_push(s->cont, &rec, to_sink, s);
 }
 
+/*
+ * Kernel records first..last were read but found the reader's queue full.
+ * Placed like a record of seq first against the start position, then one
+ * gap "queue-full" for the range (those before it are already spooled
+ * after a cursor). Ring overruns while the queue was full fall inside the
+ * range: its count is exactly the records missing in it.
+ */
+static int handle_lost(struct source *s, uint64_t first, uint64_t last, uint64_t mono)
+{
+	int r;
+	bool fresh = !s->have_seq;
+	if (fresh) {
+		struct record at = { .kmsg_seq = first, .mono_usec = mono };
+		int skip;
+		if (s->pos.have_cursor && last <= s->pos.kmsg_seq) {
+			s->st.skipped += last - first + 1;
+			return 0;
+		}
+		if (s->pos.have_cursor && first <= s->pos.kmsg_seq)
+			at.kmsg_seq = first = s->pos.kmsg_seq + 1;
+		if ((r = check_first(s, &at, &skip)) < 0)
+			return r;
+	}
+	/* Seqs at or below the last one handed on are not lost (a kernel
+	 * ring never goes back; last_seq means nothing before a first one). */
+	if (!fresh && last <= s->last_seq)
+		return 0;
+	if (!fresh && first <= s->last_seq)
+		first = s->last_seq + 1;
+	if (first > s->last_seq + 1) {
+		const char *cause = s->overrun ? "ring-overrun"
+				    : s->last_seq == s->pos.kmsg_seq && s->pos.have_cursor
+					    ? "cursor-overwritten"
+					    : "seq-jump";
+		if ((r = emit_gap(s, s->last_seq + 1, first - 1, cause, mono)) < 0)
+			return r;
+	}
+	s->overrun = 0;
+	s->pos.have_cursor = false;
+	s->last_seq = last;
+	return emit_gap(s, first, last, "queue-full", mono);
+}
+
 /* The burst's time is up: checked after each record handed on. */
 static int burst_done(struct source *s)
 {
@@ -283,29 +361,25 @@ static int burst_done(struct source *s)
 	return 1;
 }
 
-/* Returns records handled (>= 0), or -errno. -EAGAIN when drained. */
-static int read_device(struct source *s)
+/* Records handled from the reader's queue (>= 0), or -errno. */
+static int drain_queue(struct source *s)
 {
 	int handled = 0;
-	while (handled < SOURCE_BURST && !s->burst_over) {
-		ssize_t n = read(s->fd, s->buf, KMSG_READ_MAX);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EPIPE) {
-				/* The ring overwrote unread records; the next read
-				 * returns the oldest still held, and the seq jump
-				 * check reports the exact range. */
+	struct kreader_item it;
+	while (handled < SOURCE_BURST && !s->burst_over && kreader_peek(s->kr, &it)) {
+		int r;
+		if (it.overrun & 1)
+			s->overrun = 1;
+		if (it.kind == KREADER_RECORD) {
+			r = handle_record(s, it.data, it.len);
+		} else if (it.kind == KREADER_LOST) {
+			r = handle_lost(s, it.first, it.last, it.read_usec);
+			if (it.overrun & 2)
 				s->overrun = 1;
-				continue;
-			}
-			if (errno == EAGAIN)
-				return handled;
-			return -errno;
+		} else {
+			r = it.error;
 		}
-		if (n == 0)
-			return handled;
-		int r = handle_record(s, s->buf, (size_t)n);
+		kreader_pop(s->kr);
 		if (r < 0)
 			return r;
 		handled++;
@@ -396,7 +470,7 @@ static int pump(struct source *s)
 {
 	s->burst_end = clock_usec(CLOCK_MONOTONIC) + SOURCE_BURST_USEC;
 	s->burst_over = 0;
-	int r = s->kind == SOURCE_DEVICE ? read_device(s) : read_stream(s);
+	int r = s->kr ? drain_queue(s) : read_stream(s);
 	/* Pending fragments after a read: the last record read was a
 	 * fragment, so the wait restarts from now. */
 	if (s->cont_timer) {
@@ -432,6 +506,73 @@ static void on_io(struct loop *l, int fd, uint32_t events, void *data)
 	}
 }
 
+/*
+ * Drain the reader's queue: one burst, then again from a 0 ms timer while
+ * entries are left (other fds and timers run in between), else sleep
+ * until the thread writes the eventfd.
+ */
+static void on_drain_timer(struct loop *l, struct loop_timer *t, void *data);
+
+static void drain(struct source *s)
+{
+	int r = pump(s);
+	if (r < 0) {
+		fail(s, r);
+		return;
+	}
+	if (s->next_timer)
+		return;
+	if ((r >= SOURCE_BURST || s->burst_over || kreader_arm(s->kr)) &&
+	    (r = loop_timer_add(s->loop, 0, on_drain_timer, s, &s->next_timer)) < 0)
+		fail(s, r);
+}
+
+static void on_drain_timer(struct loop *l, struct loop_timer *t, void *data)
+{
+	struct source *s = data;
+	s->next_timer = NULL;
+	drain(s);
+}
+
+static void on_wake(struct loop *l, int fd, uint32_t events, void *data)
+{
+	struct source *s = data;
+	uint64_t v;
+	(void)!read(fd, &v, sizeof(v));
+	drain(s);
+}
+
+/*
+ * The loop's first turn, after the sandbox is entered: start the thread,
+ * which inherits the sandbox and this thread's scheduling (kmsg.
+ * reader_priority, raised by source_start while privileged); then this
+ * thread goes back to normal scheduling.
+ */
+static void on_start_reader(struct loop *l, struct loop_timer *t, void *data)
+{
+	struct source *s = data;
+	s->kr_timer = NULL;
+	(void)kreader_arm(s->kr);
+	int r = kreader_start(s->kr);
+	if (s->raised) {
+		struct sched_param sp = { .sched_priority = 0 };
+		if (sched_setscheduler(0, SCHED_OTHER, &sp) < 0)
+			log_warn("kmsg reader: back to normal scheduling: %s", strerror(errno));
+		s->raised = 0;
+	}
+	if (r < 0) {
+		log_err("kmsg reader: cannot start its thread: %s", strerror(-r));
+		fail(s, r);
+		return;
+	}
+	if (s->rt_prio > 0)
+		log_info("kmsg reader: thread started, queue %zu bytes, SCHED_FIFO priority %d",
+			 s->queue_bytes, s->rt_prio);
+	else
+		log_info("kmsg reader: thread started, queue %zu bytes", s->queue_bytes);
+	drain(s);
+}
+
 static void on_timer(struct loop *l, struct loop_timer *t, void *data)
 {
 	struct source *s = data;
@@ -462,5 +603,30 @@ int source_start(struct source *s, struct loop *l, source_sink_fn sink, source_f
 		return -errno;
 	if (s->is_regular)
 		return loop_timer_add(l, 0, on_timer, s, NULL);
-	return loop_add_fd(l, s->fd, EPOLLIN, on_io, s);
+	if (s->kind != SOURCE_DEVICE)
+		return loop_add_fd(l, s->fd, EPOLLIN, on_io, s);
+	int r = kreader_new(&s->kr, s->fd, s->queue_bytes);
+	if (r < 0)
+		return r;
+	if ((r = loop_add_fd(l, kreader_wake_fd(s->kr), EPOLLIN, on_wake, s)) < 0) {
+		kreader_free(s->kr);
+		s->kr = NULL;
+		return r;
+	}
+	if ((r = loop_timer_add(l, 0, on_start_reader, s, &s->kr_timer)) < 0)
+		return r;
+	if (s->rt_prio > 0) {
+		/* Still privileged (CAP_SYS_NICE): the thread created after the
+		 * drop inherits this, which an unprivileged one could not set. */
+		struct sched_param sp = { .sched_priority = s->rt_prio };
+		if (sched_setscheduler(0, SCHED_FIFO, &sp) < 0) {
+			r = -errno;
+			log_err("kmsg.reader_priority %d: cannot set SCHED_FIFO: %s (it needs root with "
+				"CAP_SYS_NICE; under systemd, RestrictRealtime=no)",
+				s->rt_prio, strerror(-r));
+			return r;
+		}
+		s->raised = 1;
+	}
+	return 0;
 }

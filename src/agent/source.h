@@ -29,8 +29,10 @@ struct source_stats {
 	uint64_t gaps;
 	uint64_t missing; /* kernel records reported lost */
 	uint64_t malformed;
-	uint64_t truncated; /* cut to fit RECORD_MAX (file and FIFO sources only) */
-	int error;	    /* -errno that ended reading (the loop was stopped), or 0 */
+	uint64_t truncated;	/* cut to fit RECORD_MAX (file and FIFO sources only) */
+	uint64_t queue_dropped; /* device: records the full reader queue dropped (in a gap) */
+	uint64_t queue_peak;	/* device: most bytes the reader queue held */
+	int error;		/* -errno that ended reading (the loop was stopped), or 0 */
 };
 
 /*
@@ -56,7 +58,16 @@ struct source_position {
 };
 void source_set_position(struct source *s, const struct source_position *p);
 
-/* Register with the loop and start reading. A read error (other than
+/* The device's reader thread (kreader.h): its queue's size (default
+ * SOURCE_QUEUE_DEFAULT), and rt_prio > 0 to run it at SCHED_FIFO
+ * rt_prio (set by source_start, which then needs CAP_SYS_NICE). Before
+ * source_start. */
+#define SOURCE_QUEUE_DEFAULT (16u << 20)
+void source_set_reader(struct source *s, size_t queue_bytes, int rt_prio);
+
+/* Register with the loop and start reading. A device is read by a thread
+ * started on the loop's first turn (so after a sandbox entered before
+ * loop_run: the thread inherits it). A read error (other than
  * EAGAIN, EINTR, EPIPE) or a sink error stops the loop; stats.error says
  * which. */
 __attribute__((warn_unused_result)) int source_start(struct source *s, struct loop *l, source_sink_fn sink,

@@ -7,6 +7,7 @@
 #include "gaps.h"
 #include "json.h"
 #include "text.h"
+#include "timestamp.h"
 
 struct range {
 	uint64_t lo, hi; /* inclusive */
@@ -24,6 +25,7 @@ struct cause {
 	char name[40];
 	uint64_t levels[8];
 	bool has_levels;
+	uint64_t time; /* the gap record's time (real, usec) */
 };
 
 struct causes {
@@ -242,6 +244,7 @@ static int add_gap_record(struct gaps *g, const struct journal_entry *e, bool ha
 	const struct record *r = &e->rec;
 	struct cause c;
 	memset(&c, 0, sizeof(c));
+	c.time = r->real_usec;
 	const uint8_t *v;
 	size_t len;
 	if (record_field_get(r, "GAP_CAUSE", &v, &len) == 1 && len > 0) {
@@ -460,11 +463,36 @@ size_t gaps_count(const struct gaps *g)
 
 /* ---- report ---- */
 
+#define CAUSES_MAX 8
+/* The text summary lists at most this many held ranges, else their span. */
+#define GAPS_HELD_LISTED 8
+
+/*
+ * The text summary (not opts.full) prints a run of missing ranges with the
+ * same causes, with nothing else missing between them (only held records),
+ * as one line; the run is built here until a range with other causes, or
+ * the end of the boot or stream, closes it.
+ */
+struct run {
+	bool open;
+	uint64_t lo, hi, count, ngaps;
+	uint64_t t_lo, t_hi; /* the gap records' times; t_hi 0: none known */
+	const struct cause *c[CAUSES_MAX];
+	size_t n;
+	bool declared;
+};
+
 struct printer {
 	FILE *f;
+	const struct gaps_report_opts *o;
 	bool json;
 	struct json j;
 	bool missing;
+	/* The boot or stream being printed: its first held seq (none: held_lo
+	 * UINT64_MAX), for what counts as declared. */
+	uint64_t held_lo;
+	bool kernel;
+	struct run run;
 };
 
 static int cmp_u64(const void *a, const void *b)
@@ -508,12 +536,98 @@ static bool same_causes(const struct cause **a, size_t na, const struct cause **
 	return true;
 }
 
-#define CAUSES_MAX 8
+/*
+ * Missing by the agent's own choice, not lost: kernel records before the
+ * first one held in the boot whose only cause is "started-from-now" (the
+ * agent was configured with kmsg.from = "now" and had no cursor for the
+ * boot). The same cause after a held record (a second start without a
+ * cursor) is a loss after the declared starting point.
+ */
+static bool declared(const struct printer *p, uint64_t hi, const struct cause **c, size_t n)
+{
+	if (!p->kernel || n == 0 || hi >= p->held_lo)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(c[i]->name, "started-from-now") != 0)
+			return false;
+	return true;
+}
+
+static void print_causes_text(FILE *f, const struct cause **c, size_t n)
+{
+	if (n == 0)
+		fputs("unknown", f);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f, "%s%s", i ? ", " : "", c[i]->name);
+		if (!c[i]->has_levels)
+			continue;
+		fputs(" (dropped:", f);
+		bool first = true;
+		for (int l = 0; l < 8; l++)
+			if (c[i]->levels[l]) {
+				fprintf(f, "%s %" PRIu64 " %s", first ? "" : ",", c[i]->levels[l],
+					level_names[l]);
+				first = false;
+			}
+		fputc(')', f);
+	}
+}
+
+/* The open run as one line; a run of one range as --gaps=full prints it. */
+static void run_flush(struct printer *p, const char *what)
+{
+	struct run *u = &p->run;
+	if (!u->open)
+		return;
+	u->open = false;
+	fprintf(p->f, "    missing %s ", what);
+	print_range_text(p->f, u->lo, u->hi);
+	if (u->ngaps == 1) {
+		fprintf(p->f, " (%" PRIu64 "): ", u->count);
+	} else {
+		fprintf(p->f, " (%" PRIu64 " in %" PRIu64 " gaps", u->count, u->ngaps);
+		if (u->t_hi) {
+			char a[64], b[64];
+			timestamp_format(a, sizeof(a), u->t_lo, TS_PRECISE, p->o->utc);
+			timestamp_format(b, sizeof(b), u->t_hi, TS_PRECISE, p->o->utc);
+			fprintf(p->f, ", %s to %s", a, b);
+		}
+		fputs("): ", p->f);
+	}
+	print_causes_text(p->f, u->c, u->n);
+	fputs(u->declared ? " (declared, not lost)\n" : "\n", p->f);
+}
+
+static void run_add(struct printer *p, const char *what, uint64_t lo, uint64_t hi, const struct cause **c,
+		    size_t n, bool decl)
+{
+	struct run *u = &p->run;
+	if (u->open && (u->declared != decl || !same_causes(u->c, u->n, c, n)))
+		run_flush(p, what);
+	if (!u->open) {
+		*u = (struct run){ .open = true, .lo = lo, .n = n, .declared = decl };
+		memcpy(u->c, c, n * sizeof(*c));
+	}
+	u->hi = hi;
+	u->count += hi - lo + 1;
+	u->ngaps++;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t t = c[i]->time;
+		if (!t)
+			continue;
+		if (!u->t_hi || t < u->t_lo)
+			u->t_lo = t;
+		if (t > u->t_hi)
+			u->t_hi = t;
+	}
+}
 
 static void print_piece(struct printer *p, const char *what, uint64_t lo, uint64_t hi, const struct cause **c,
 			size_t n)
 {
-	p->missing = true;
+	bool decl = declared(p, hi, c, n);
+	if (!decl)
+		p->missing = true;
 	if (p->json) {
 		json_object_begin(&p->j);
 		json_key(&p->j, "first");
@@ -522,6 +636,10 @@ static void print_piece(struct printer *p, const char *what, uint64_t lo, uint64
 		json_u64(&p->j, hi);
 		json_key(&p->j, "count");
 		json_u64(&p->j, hi - lo + 1);
+		if (decl) {
+			json_key(&p->j, "declared");
+			json_bool(&p->j, true);
+		}
 		json_key(&p->j, "causes");
 		json_array_begin(&p->j);
 		for (size_t i = 0; i < (n ? n : 1); i++) {
@@ -544,26 +662,10 @@ static void print_piece(struct printer *p, const char *what, uint64_t lo, uint64
 		json_object_end(&p->j);
 		return;
 	}
-	fprintf(p->f, "    missing %s ", what);
-	print_range_text(p->f, lo, hi);
-	fprintf(p->f, " (%" PRIu64 "): ", hi - lo + 1);
-	if (n == 0)
-		fputs("unknown", p->f);
-	for (size_t i = 0; i < n; i++) {
-		fprintf(p->f, "%s%s", i ? ", " : "", c[i]->name);
-		if (!c[i]->has_levels)
-			continue;
-		fputs(" (dropped:", p->f);
-		bool first = true;
-		for (int l = 0; l < 8; l++)
-			if (c[i]->levels[l]) {
-				fprintf(p->f, "%s %" PRIu64 " %s", first ? "" : ",", c[i]->levels[l],
-					level_names[l]);
-				first = false;
-			}
-		fputc(')', p->f);
-	}
-	fputc('\n', p->f);
+	/* Text: each range is a run of one with --gaps=full. */
+	run_add(p, what, lo, hi, c, n, decl);
+	if (p->o->full)
+		run_flush(p, what);
 }
 
 /* One missing range, split where its causes change. */
@@ -626,6 +728,14 @@ static void print_held(struct printer *p, const char *what, const struct rset *h
 	fprintf(p->f, "    held %s ", what);
 	if (held->n == 0)
 		fputs("none", p->f);
+	if (held->n > GAPS_HELD_LISTED && !p->o->full) {
+		uint64_t count = 0;
+		for (size_t i = 0; i < held->n; i++)
+			count += held->r[i].hi - held->r[i].lo + 1;
+		fprintf(p->f, "%" PRIu64 "-%" PRIu64 " (%" PRIu64 " in %zu ranges)\n", held->r[0].lo,
+			held->r[held->n - 1].hi, count, held->n);
+		return;
+	}
 	for (size_t i = 0; i < held->n; i++) {
 		if (i)
 			fputs(", ", p->f);
@@ -637,6 +747,7 @@ static void print_held(struct printer *p, const char *what, const struct rset *h
 static void print_ranges(struct printer *p, const char *what, const struct rset *held,
 			 const struct causes *why, bool known, uint64_t max)
 {
+	p->held_lo = held->n ? held->r[0].lo : UINT64_MAX;
 	print_held(p, what, held);
 	if (p->json) {
 		json_key(&p->j, "missing");
@@ -650,6 +761,8 @@ static void print_ranges(struct printer *p, const char *what, const struct rset 
 		print_missing(p, what, why, m);
 	if (p->json)
 		json_array_end(&p->j);
+	else
+		run_flush(p, what);
 }
 
 static bool boot_selected(const uint8_t id[16], const uint8_t (*boots)[16], size_t nboots)
@@ -662,13 +775,15 @@ static bool boot_selected(const uint8_t id[16], const uint8_t (*boots)[16], size
 	return false;
 }
 
-int gaps_report(const struct gaps *g, const char *host, const uint8_t (*boots)[16], size_t nboots, bool json,
-		bool pretty, FILE *f)
+int gaps_report(const struct gaps *g, const char *host, const struct gaps_report_opts *o, FILE *f)
 {
-	struct printer p = { .f = f, .json = json };
+	struct printer p = { .f = f, .o = o, .json = o->json };
+	const uint8_t(*boots)[16] = o->boots;
+	size_t nboots = o->nboots;
+	bool json = o->json;
 	char hex[33];
 	if (json) {
-		json_init(&p.j, f, pretty);
+		json_init(&p.j, f, o->pretty);
 		json_object_begin(&p.j);
 		json_key(&p.j, "host");
 		json_cstring(&p.j, host);
@@ -692,7 +807,9 @@ int gaps_report(const struct gaps *g, const char *host, const uint8_t (*boots)[1
 		} else {
 			fprintf(f, "  boot %s (-b %ld)\n", hex, idx);
 		}
+		p.kernel = true;
 		print_ranges(&p, "kmsg seq", &b->held, &b->why, b->known, b->max_known);
+		p.kernel = false;
 		if (json)
 			json_object_end(&p.j);
 	}

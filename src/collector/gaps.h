@@ -60,11 +60,29 @@ __attribute__((warn_unused_result)) int gaps_finish(struct gaps *g);
 /* Missing ranges (kernel and stream, before splitting by cause). */
 size_t gaps_count(const struct gaps *g);
 
+struct gaps_report_opts {
+	const uint8_t (*boots)[16]; /* only these boot ids (and the streams that
+				     * carry records of them); NULL for all */
+	size_t nboots;
+	bool json, pretty; /* one JSON object (pretty: json-pretty); else text */
+	/*
+	 * Text: every missing range on a line of its own (kmsgctl
+	 * --gaps=full). Without it, a summary: consecutive missing ranges
+	 * with the same causes (only held records between them) on one line
+	 * with their count, number of gaps and the times of their gap
+	 * records; more than 8 held ranges of a boot or stream as
+	 * first-last with their count and number. JSON always lists every
+	 * range.
+	 */
+	bool full;
+	bool utc; /* times in UTC, else local */
+};
+
 /*
- * Print the report of host to f: text, or one JSON object (json; pretty
- * for json-pretty). boots: only these boot ids (and the streams that
- * carry records of them); NULL for all. Returns 1 when something is
- * missing in what was printed, 0 when it is complete.
+ * Print the report of host to f. Returns 1 when something is missing in
+ * what was printed, 0 when it is complete. Kernel records missing by the
+ * agent's declared choice (before the first record held of a boot, cause
+ * "started-from-now" alone: kmsg.from = "now") are printed, marked
+ * declared, and do not make the report incomplete.
  */
-int gaps_report(const struct gaps *g, const char *host, const uint8_t (*boots)[16], size_t nboots, bool json,
-		bool pretty, FILE *f);
+int gaps_report(const struct gaps *g, const char *host, const struct gaps_report_opts *o, FILE *f);

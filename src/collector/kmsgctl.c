@@ -72,6 +72,7 @@ struct options {
 	size_t nfields;
 	const char *field;	 /* -F */
 	const char *cursor_file; /* --cursor-file */
+	bool gaps_full;		 /* --gaps=full: every missing range on its own line */
 };
 
 static void usage(FILE *f)
@@ -84,7 +85,8 @@ static void usage(FILE *f)
 	      "      --list-hosts         list the hosts: records, last seen, lag, session, gaps\n"
 	      "      --silent SECONDS     list the hosts with no record received for longer (exit 1: "
 	      "some)\n"
-	      "      --gaps               completeness report per host and boot (exit 1: something missing)\n"
+	      "      --gaps[=full]        completeness report per host and boot, summarised (full: every\n"
+	      "                           range); exit 1: something missing after the agent's start\n"
 	      "      --verify             check checksums, hash chain, indexes and checkpoints (exit 1: "
 	      "damage)\n"
 	      "      --commitments FILE   with the above: also check the agents' commitments in FILE\n"
@@ -251,7 +253,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "list-boots", no_argument, NULL, OPT_LIST_BOOTS },
 		{ "list-hosts", no_argument, NULL, OPT_LIST_HOSTS },
 		{ "silent", required_argument, NULL, OPT_SILENT },
-		{ "gaps", no_argument, NULL, OPT_GAPS },
+		{ "gaps", optional_argument, NULL, OPT_GAPS },
 		{ "verify", no_argument, NULL, OPT_VERIFY },
 		{ "commitments", required_argument, NULL, OPT_COMMITMENTS },
 		{ "priority", required_argument, NULL, 'p' },
@@ -372,6 +374,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_LIST_BOOTS:
 		case OPT_LIST_HOSTS:
 		case OPT_GAPS:
+			if (c == OPT_GAPS && optarg) {
+				if (strcmp(optarg, "full") != 0 && strcmp(optarg, "summary") != 0) {
+					fprintf(stderr,
+						"kmsgctl: bad --gaps '%s' (expected summary or full)\n",
+						optarg);
+					return -1;
+				}
+				o->gaps_full = strcmp(optarg, "full") == 0;
+			}
+			/* fall through */
 		case OPT_VERIFY: {
 			enum command cmd = c == OPT_LIST_BOOTS	 ? CMD_LIST_BOOTS
 					   : c == OPT_LIST_HOSTS ? CMD_LIST_HOSTS
@@ -1022,8 +1034,15 @@ static int show_report(struct options *o)
 			/* What the collector acknowledged counts as known (acked-lost when gone). */
 			for (size_t k = 0; hs[i].gaps && k < acks[i].nstreams; k++)
 				(void)!gaps_acked(hs[i].gaps, acks[i].streams[k].id, acks[i].streams[k].hwm);
-			if (gaps_report(hs[i].gaps, hs[i].name, sel ? (const uint8_t(*)[16])boot : NULL, 1,
-					fmt != SUMMARY_TEXT, fmt == SUMMARY_JSON_PRETTY, stdout) > 0)
+			struct gaps_report_opts go = {
+				.boots = sel ? (const uint8_t(*)[16])boot : NULL,
+				.nboots = 1,
+				.json = fmt != SUMMARY_TEXT,
+				.pretty = fmt == SUMMARY_JSON_PRETTY,
+				.full = o->gaps_full,
+				.utc = o->utc,
+			};
+			if (gaps_report(hs[i].gaps, hs[i].name, &go, stdout) > 0)
 				missing = true;
 		}
 		if (!any && o->has_boot && !o->boot.all) {

@@ -4,6 +4,7 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <linux/sched.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -80,6 +81,16 @@ int seccomp_install(const struct seccomp_policy *pol)
 #endif
 	for (size_t i = 0; i < pol->nallow; i++)
 		emit_ret_if(&p, (uint32_t)pol->allow[i], SECCOMP_RET_ALLOW);
+	if (pol->threads) {
+		/* A still holds nr; only the clone branch loads argument 0, and
+		 * every path through it returns. */
+		emit_ret_if(&p, SYS_clone3, SECCOMP_RET_ERRNO | ENOSYS);
+		emit(&p, BPF_JMP | BPF_JEQ | BPF_K, 0, 4, SYS_clone);
+		emit(&p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG0_LO);
+		emit(&p, BPF_JMP | BPF_JSET | BPF_K, 0, 1, CLONE_THREAD);
+		emit(&p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+		emit(&p, BPF_RET | BPF_K, 0, 0, pol->default_action);
+	}
 	for (size_t i = 0; i < pol->nfail; i++)
 		emit_ret_if(&p, (uint32_t)pol->fail[i].nr,
 			    SECCOMP_RET_ERRNO | ((uint32_t)pol->fail[i].err & SECCOMP_RET_DATA));

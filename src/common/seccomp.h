@@ -34,6 +34,12 @@ struct seccomp_policy {
 	/* socket(): the families allowed; none: socket() gets default_action */
 	const int *families;
 	size_t nfamilies;
+	/* Non-zero: threads may be created, nothing else cloned. clone(2)
+	 * is allowed when its flags (argument 0) include CLONE_THREAD, and
+	 * gets default_action otherwise (a fork); clone3(2) fails with
+	 * ENOSYS, as its flags are behind a pointer the filter cannot read,
+	 * and glibc's pthread_create then falls back to clone(2). */
+	int threads;
 	/* For everything else: SECCOMP_RET_KILL_PROCESS, or
 	 * SECCOMP_RET_ERRNO | errno. */
 	uint32_t default_action;

@@ -284,12 +284,17 @@ $3
 " "$T/g.json" || die "--gaps -H $1: $(cat "$T/g.json")"
 	ok
 }
-gaps_check beta 1 '
+# from = "now": 0-4 are shown, declared, and no failure (exit 0).
+gaps_check beta 0 '
 b = r["boots"][0]
 assert b["held"] == [[5, 7]], b
-assert [(m["first"], m["last"], causes(m)) for m in b["missing"]] == [(0, 4, ["started-from-now"])], b
+assert [(m["first"], m["last"], causes(m), m.get("declared")) for m in b["missing"]] == [(0, 4, ["started-from-now"], True)], b
 assert r["streams"][0]["missing"] == [], r
-assert r["complete"] is False'
+assert r["complete"] is True'
+kc --gaps -H beta >"$T/beta.gaps" || die "--gaps -H beta: exit $?"
+grep -q "^    missing kmsg seq 0-4 (5): started-from-now (declared, not lost)$" "$T/beta.gaps" &&
+	grep -q "^  complete$" "$T/beta.gaps" || die "--gaps -H beta: $(cat "$T/beta.gaps")"
+ok
 gaps_check gamma 1 '
 b = r["boots"][0]
 assert b["held"][-1][1] == 14000 and len(b["held"]) == 1, b

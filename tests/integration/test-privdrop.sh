@@ -115,6 +115,14 @@ if grep -q '^#define KS_TEST_HOOKS' "$BUILD/config.h"; then
 	forbid socket_packet "Address family not supported by protocol"
 	forbid execve killed
 	forbid setuid killed
+	# Threads only (the kmsg reader): clone3 fails (glibc falls back to
+	# clone), clone without CLONE_THREAD (fork) is killed.
+	forbid clone3 "Function not implemented"
+	if grep -q '^#define KS_SANITIZE_BUILD' "$BUILD/config.h"; then
+		echo "note: sanitizer build: clone is allowed (LeakSanitizer), fork not tried"
+	else
+		forbid fork killed
+	fi
 	# Sanitizer builds allow ptrace: LeakSanitizer's tracer needs it.
 	if grep -q '^#define KS_SANITIZE_BUILD' "$BUILD/config.h"; then
 		echo "note: sanitizer build: ptrace is allowed (LeakSanitizer), not tried"
