@@ -106,8 +106,10 @@ static void usage(FILE *f)
 	      "  -o, --output FORMAT      " OUTPUT_NAMES "\n"
 	      "      --utc                show times in UTC\n"
 	      "      --no-pager           do not pipe the output into a pager\n"
-	      "  -q, --quiet              no informational lines (no entries, boot changes)\n"
-	      "  -k, --dmesg              kernel records of the last boot of each host (-b 0)\n"
+	      "  -q, --quiet              no informational lines (no entries, boot changes)\n",
+	      f);
+	/* Two strings: ISO C guarantees string literals of 4095 bytes only. */
+	fputs("  -k, --dmesg              kernel records of the last boot of each host (-b 0)\n"
 	      "  -t, --identifier ID      show records with this SYSLOG_IDENTIFIER (repeatable)\n"
 	      "  -T, --exclude-identifier ID  hide records with this SYSLOG_IDENTIFIER (repeatable)\n"
 	      "  -u, --unit UNIT          show journal records of this systemd unit\n"
