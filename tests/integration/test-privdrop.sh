@@ -130,6 +130,29 @@ else
 	echo "SKIP (part): not a test build (-Dtest_hooks=false): no forbidden calls tried"
 fi
 
+# 3b. As systemd 252 hands over a StateDirectory= without User= (issue 16,
+# item 0): the state directory and all beneath it root's, mode 0700, from
+# an earlier run (a subdirectory with a file included), and the agent
+# started as root with only the unit's capabilities (CapabilityBoundingSet=
+# of kmsg-shipper.service: no CAP_DAC_*). It gives everything to its user
+# and runs; before the fix it gave the top first, then could not look
+# inside ("giving it to nobody: Permission denied").
+mkdir -p "$T/sd/spool/sub"
+cp -a "$T/spool/." "$T/sd/spool/"
+echo x >"$T/sd/spool/sub/file"
+chown -R root:root "$T/sd/spool"
+chmod 0700 "$T/sd/spool" "$T/sd/spool/sub"
+sed "s|$T/spool|$T/sd/spool|" "$T/shipper.conf" >"$T/sd.conf"
+setpriv --bounding-set=-all,+syslog,+chown,+setuid,+setgid,+setpcap --inh-caps=-all \
+	"$SHIPPER" -d -c "$T/sd.conf" >"$T/sd.log" 2>&1 &
+SHIPPER_PID=$!
+wait_log "$T/sd.log" "sandbox: running as nobody" || die "agent with the unit's capabilities did not start on a root-owned state directory"
+[ "$(find "$T/sd/spool" ! -user nobody | wc -l)" = 0 ] || die "not given to nobody: $(find "$T/sd/spool" ! -user nobody)"
+kill -TERM "$SHIPPER_PID"
+wait "$SHIPPER_PID"
+SHIPPER_PID=
+echo "ok: a root-owned state directory (0700, with a subdirectory) given to nobody with the unit's capabilities only"
+
 # 4. Bad users stop it at start, with one line naming the user.
 for u in ks-no-such-user-$RUNID root; do
 	sed "s/^user = .*/user = \"$u\";/" "$T/shipper.conf" >"$T/bad-user.conf"
