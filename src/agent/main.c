@@ -410,6 +410,7 @@ static void report_restart_needed(const struct agent_conf *o, const struct agent
 		{ "private_key_file", cfg_str_differs(o->private_key_file, n->private_key_file) },
 		{ "state_dir", cfg_str_differs(o->state_dir, n->state_dir) },
 		{ "user", cfg_str_differs(o->user, n->user) },
+		{ "landlock", o->landlock_required != n->landlock_required },
 		{ "kmsg.path", cfg_str_differs(o->kmsg_path, n->kmsg_path) },
 		{ "kmsg.from", o->kmsg_from_now != n->kmsg_from_now },
 		{ "spool.*", o->spool_max != n->spool_max || o->spool_segment != n->spool_segment ||

@@ -203,8 +203,14 @@ static int enter_landlock(const struct agent_conf *c)
 	p[n++] = (struct landlock_path){ "/proc", LANDLOCK_R };
 #endif
 	int r = landlock_restrict(p, n, &missing);
+	if (r == -EOPNOTSUPP && c->landlock_required) {
+		log_err("sandbox: Landlock unavailable (%s) and landlock = \"required\" in %s",
+			landlock_unavailable_why(), c->path);
+		return r;
+	}
 	if (r == -EOPNOTSUPP) {
-		log_notice("sandbox: this kernel has no Landlock; files are limited by the user only");
+		log_warn("sandbox: Landlock unavailable (%s); files are limited by the user only",
+			 landlock_unavailable_why());
 		return 0;
 	}
 	if (r < 0) {

@@ -196,6 +196,11 @@ int collector_conf_load(struct collector_conf *c, const char *path, const char *
 		r |= cfg_string(g, "private_key_file", false, &c->private_key_file);
 		r |= cfg_string(g, "state_dir", false, &c->state_dir);
 		r |= cfg_string(g, "user", false, &c->user);
+		/* "auto": Landlock where available, a warning where not. */
+		static const char *const landlocks[] = { "auto", "required", NULL };
+		int ll = 0;
+		r |= cfg_enum(g, "landlock", false, landlocks, &ll);
+		c->landlock_required = ll == 1;
 		r |= cfg_enum(g, "log_level", false, log_level_names, &level);
 		r |= cfg_duration_ms(g, "network.handshake_timeout", false, 100, 60000,
 				     &c->handshake_timeout_ms);

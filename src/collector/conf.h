@@ -24,7 +24,8 @@ struct collector_conf {
 	struct cfg *cfg; /* owns the strings below */
 	const char *private_key_file;
 	const char *state_dir;
-	const char *user; /* started as root: the user to become once listening */
+	const char *user;	/* started as root: the user to become once listening */
+	bool landlock_required; /* landlock = "required": no start without Landlock */
 	int log_level;
 	struct collector_listen listen[COLLECTOR_MAX_LISTEN];
 	size_t nlisten;

@@ -17,6 +17,7 @@
 #include "cfg.h"
 #include "conf.h"
 #include "key.h"
+#include "landlock.h"
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
@@ -64,6 +65,7 @@ static void report_restart_needed(const struct collector_conf *o, const struct c
 		{ "private_key_file", cfg_str_differs(o->private_key_file, n->private_key_file) },
 		{ "state_dir", cfg_str_differs(o->state_dir, n->state_dir) },
 		{ "user", cfg_str_differs(o->user, n->user) },
+		{ "landlock", o->landlock_required != n->landlock_required },
 		{ "listen", listen },
 	};
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
@@ -148,13 +150,15 @@ static void on_status(struct loop *l, struct loop_timer *t, void *data)
 					(unsigned long long)st.rejected[i]);
 	notify_sendf("STATUS=%llu sessions (%llu since start), %zu hosts configured, %llu records (%llu/s), "
 		     "%llu duplicates, %llu urgent (%llu already stored, %llu left for later), %llu commits, "
-		     "%llu DH; rejected:%s",
+		     "%llu DH; rejected:%s%s%s",
 		     (unsigned long long)st.live, (unsigned long long)st.sessions, co->conf[co->cur].nclients,
 		     (unsigned long long)st.records, (unsigned long long)rate,
 		     (unsigned long long)st.duplicates, (unsigned long long)st.urgent[SERVER_URGENT_STORED],
 		     (unsigned long long)st.urgent[SERVER_URGENT_DUP],
 		     (unsigned long long)st.urgent[SERVER_URGENT_LATER], (unsigned long long)st.commits,
-		     (unsigned long long)st.x25519_ops, rej);
+		     (unsigned long long)st.x25519_ops, rej,
+		     landlock_unavailable_why() ? "; sandbox without Landlock: " : "",
+		     landlock_unavailable_why() ? landlock_unavailable_why() : "");
 	if (loop_timer_add(l, 1000, on_status, co, NULL) < 0)
 		log_warn("status timer: out of memory; STATUS stops updating");
 }

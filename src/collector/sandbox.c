@@ -169,8 +169,14 @@ static int enter_landlock(const struct collector_conf *c, const char *conf_path)
 	};
 	size_t missing = 0;
 	int r = landlock_restrict(p, NELEM(p), &missing);
+	if (r == -EOPNOTSUPP && c->landlock_required) {
+		log_err("sandbox: Landlock unavailable (%s) and landlock = \"required\" in %s",
+			landlock_unavailable_why(), conf_path);
+		return r;
+	}
 	if (r == -EOPNOTSUPP) {
-		log_notice("sandbox: this kernel has no Landlock; files are limited by the user only");
+		log_warn("sandbox: Landlock unavailable (%s); files are limited by the user only",
+			 landlock_unavailable_why());
 		return 0;
 	}
 	if (r < 0) {
