@@ -40,7 +40,7 @@ struct collector_conf {
 	long long addr_handshake_rate; /* handshakes (DH operations) per second per address */
 	long long addr_handshake_burst;
 	long long addr_table;	 /* source addresses tracked at most */
-	const char *clients_dir; /* one HOST.pub file per client; NULL: none */
+	const char *clients_dir; /* one HOST.pub file per client; NULL: none ("") */
 	/* store { ... }: segment size and retention (store.h) */
 	struct store_limits store;
 };

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -21,6 +22,7 @@
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
+#include "privdrop.h"
 #include "sandbox.h"
 #include "server.h"
 #include "startcheck.h"
@@ -32,6 +34,8 @@ static void usage(FILE *f)
 		   "  -c FILE   configuration file (default " KS_COLLECTOR_CONF ")\n"
 		   "  -d        debug: log to stderr, verbosely\n"
 		   "  -n        check the configuration and the key, then exit\n"
+		   "  --check-reload\n"
+		   "            load the configuration as a reload (SIGHUP) would, then exit\n"
 		   "  -h        this help\n"
 		   "  --version print the version\n");
 }
@@ -83,8 +87,16 @@ static void on_reload(struct loop *l, int signo, void *data)
 	int r = collector_conf_load(next, co->conf_path, &err);
 	if (r < 0) {
 		log_err("reload: %s; keeping the previous configuration", err ? err : strerror(-r));
+		/* Shown by systemctl status until a reload succeeds. */
+		char note[256];
+		snprintf(note, sizeof(note), "; reload failed, previous configuration kept: %s",
+			 err ? err : strerror(-r));
+		notify_status_note(note);
 		collector_conf_free(next);
+		notify_send("READY=1\nSTATUS=reload failed");
+		return;
 	} else {
+		notify_status_note(NULL);
 		report_restart_needed(&co->conf[co->cur], next);
 		server_set_conf(co->sv, next);
 		log_set_level(next->log_level);
@@ -172,6 +184,54 @@ static void on_status(struct loop *l, struct loop_timer *t, void *data)
  * address in use is found by the bind (server_listen), still before
  * anything is said to the service manager.
  */
+/*
+ * -n as root (issue 16, item 5): the shipped unit starts the collector as
+ * its user (User=kmsg-collector), which reads the configuration, the
+ * clients directory and the key itself. So -n reads them again as that
+ * user, in a child that drops to it, and fails exactly where the service
+ * would (a key still root's after INSTALL's genkey, a clients.d file
+ * only root may read). One line, or 0.
+ */
+static int check_as_user(const struct privdrop_user *u, const struct collector_conf *c, const char *conf_path)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_err("check as %s: fork: %s", u->name, strerror(errno));
+		return -errno;
+	}
+	if (pid == 0) {
+		int r = privdrop_apply(u);
+		if (r < 0) {
+			log_err("check as %s: %s", u->name, strerror(-r));
+			_exit(1);
+		}
+		struct collector_conf again;
+		const char *err = NULL;
+		if ((r = collector_conf_load(&again, conf_path, &err)) < 0) {
+			log_err("as %s (the user the service runs as): %s", u->name,
+				err ? err : strerror(-r));
+			_exit(1);
+		}
+		collector_conf_free(&again);
+		uint8_t priv[KEY_LEN];
+		if ((r = key_read_private_file(c->private_key_file, priv)) < 0) {
+			log_err("private key %s: %s as %s, the user the service runs as; expected a key "
+				"owned by "
+				"that user (chown %s: %s)",
+				c->private_key_file, key_file_strerror(r), u->name, u->name,
+				c->private_key_file);
+			_exit(1);
+		}
+		sodium_memzero(priv, sizeof(priv));
+		_exit(0);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EACCES;
+}
+
 static int check_start(const struct collector_conf *c, const char *conf_path, bool check_only,
 		       uint8_t priv[KEY_LEN])
 {
@@ -193,7 +253,10 @@ static int check_start(const struct collector_conf *c, const char *conf_path, bo
 	if (r < 0) {
 		sodium_memzero(priv, KEY_LEN);
 		log_err("%s", s.err);
+		return r;
 	}
+	if (check_only && geteuid() == 0 && (r = check_as_user(&u, c, conf_path)) < 0)
+		sodium_memzero(priv, KEY_LEN);
 	return r;
 }
 
@@ -241,10 +304,11 @@ static size_t raise_nofile(const struct collector_conf *c)
 int main(int argc, char **argv)
 {
 	const char *conf_path = KS_COLLECTOR_CONF;
-	int debug = 0, check = 0;
+	int debug = 0, check = 0, reload_check = 0;
 	static const struct option opts[] = {
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "check-reload", no_argument, NULL, 'R' },
 		{ 0 },
 	};
 	int c;
@@ -258,6 +322,9 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			check = 1;
+			break;
+		case 'R':
+			reload_check = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -274,7 +341,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
-	log_open("kmsg-collector", debug || check);
+	log_open("kmsg-collector", debug || check || reload_check);
 	if (sodium_init() < 0) {
 		log_err("libsodium: initialisation failed");
 		return 1;
@@ -289,6 +356,13 @@ int main(int argc, char **argv)
 		log_err("%s", err ? err : strerror(-r));
 		collector_conf_free(&co.conf[co.cur]);
 		return 1;
+	}
+	/* --check-reload: the file loads as a SIGHUP would load it (the
+	 * unit's ExecReload= runs this before the signal, so that systemctl
+	 * reload fails where the reload would). */
+	if (reload_check) {
+		collector_conf_free(&co.conf[co.cur]);
+		return 0;
 	}
 	log_set_level(debug ? LOG_DEBUG : conf->log_level);
 

@@ -6,7 +6,7 @@
 # NoNewPrivs 1 and Seccomp 2 (filter), and records still reach the
 # collector. In a test build ($KS_TEST_FORBIDDEN, meson -Dtest_hooks=true)
 # the agent attempts calls it must not make: reading /etc/shadow and
-# /etc/passwd (denied: not root, Landlock), netlink and packet sockets
+# /usr/bin/env (denied: not root, Landlock), netlink and packet sockets
 # (EAFNOSUPPORT from seccomp), execve, setuid and ptrace (killed by
 # seccomp: exit status 128+SIGSYS). A missing user and user root stop it
 # at start with one line. Started as an unprivileged user (no capability
@@ -107,9 +107,9 @@ if grep -q '^#define KS_TEST_HOOKS' "$BUILD/config.h"; then
 	}
 	forbid open_etc_shadow "Permission denied"
 	if grep -q "landlock, seccomp" "$T/shipper.log"; then
-		forbid open_etc_passwd "Permission denied"
+		forbid open_usr_bin_env "Permission denied"
 	else
-		echo "note: no Landlock in this kernel: /etc/passwd stays readable"
+		echo "note: no Landlock in this kernel: /usr/bin/env stays readable"
 	fi
 	forbid socket_netlink "Address family not supported by protocol"
 	forbid socket_packet "Address family not supported by protocol"
