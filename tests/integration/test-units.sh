@@ -61,7 +61,7 @@ done
 for u in kmsg-shipper.service kmsg-collector.service; do
 	got=$(grep '^ExecReload=' "$gen/$u" | sed 's|^ExecReload=[^ ]*/\(kmsg-[a-z]*\) |ExecReload=\1 |')
 	want="ExecReload=${u%.service} --check-reload -c $(sed -n 's/^ExecStart=[^ ]* -c //p' "$gen/$u")
-ExecReload=/bin/kill -HUP \$MAINPID"
+ExecReload=/bin/sh -c 'kill -HUP \$\$MAINPID'"
 	[ "$got" = "$want" ] && ok || fail "$u: ExecReload= lines are '$got', expected '$want'"
 done
 
