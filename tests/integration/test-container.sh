@@ -89,7 +89,9 @@ NSPAWN=$!
 # namespace kills everything in it; it outlives a killed nspawn), then
 # nspawn.
 ct_cleanup() {
-	[ -n "$LEADER" ] && kill -9 "$LEADER" 2>/dev/null
+	# Only while it is still nspawn's child (never a recycled pid).
+	[ -n "$LEADER" ] && [ "$(ps -o ppid= -p "$LEADER" | tr -d ' ')" = "$NSPAWN" ] &&
+		kill -9 "$LEADER" 2>/dev/null
 	kill "$NSPAWN" 2>/dev/null
 	for _ in $(seq 50); do
 		kill -0 "$NSPAWN" 2>/dev/null || break
