@@ -100,6 +100,7 @@ ct_cleanup() {
 	kill -9 "$NSPAWN" 2>/dev/null
 }
 trap 'ct_cleanup; cleanup' EXIT
+trap 'exit 1' INT TERM HUP # a timeout's SIGTERM: through the EXIT trap
 # in_ct CMD...: run CMD inside the container (all its namespaces, its root).
 LEADER=
 in_ct() {
