@@ -30,6 +30,7 @@ skip() {
 	echo "SKIP: $*"
 	exit 77
 }
+trap 'exit 1' INT TERM HUP # a timeout's SIGTERM: through the EXIT trap
 # It compiles its own release build from the source: once per CI run is
 # enough, in the plain build, not again in the sanitizer one.
 grep -q '^#define KS_SANITIZE_BUILD' "$BUILD/config.h" 2>/dev/null &&
@@ -85,6 +86,7 @@ systemd-nspawn -q -D "$ROOT" -M "$MACHINE" -b --register=no --keep-unit --privat
 	--bind=/dev/kmsg --capability=CAP_SYSLOG --bind="$SRC" --bind="$B" --console=read-only \
 	>"$T/boot.log" 2>&1 </dev/null &
 NSPAWN=$!
+LEADER=
 # At exit, whatever happened: the container's init (killing PID 1 of a PID
 # namespace kills everything in it; it outlives a killed nspawn), then
 # nspawn.
@@ -100,9 +102,7 @@ ct_cleanup() {
 	kill -9 "$NSPAWN" 2>/dev/null
 }
 trap 'ct_cleanup; cleanup' EXIT
-trap 'exit 1' INT TERM HUP # a timeout's SIGTERM: through the EXIT trap
 # in_ct CMD...: run CMD inside the container (all its namespaces, its root).
-LEADER=
 in_ct() {
 	nsenter -t "$LEADER" -a -r -w env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"
 }
