@@ -106,15 +106,18 @@ trap 'ct_cleanup; cleanup' EXIT
 in_ct() {
 	nsenter -t "$LEADER" -a -r -w env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"
 }
+# The leader: nspawn's child once it is systemd (nspawn forks helpers
+# first, which exit). 90 s at most.
 state=
-for _ in $(seq 900); do
+deadline=$(($(date +%s) + 90))
+while [ "$(date +%s)" -lt "$deadline" ]; do
 	kill -0 "$NSPAWN" 2>/dev/null || break
-	[ -z "$LEADER" ] && LEADER=$(pgrep -P "$NSPAWN" | head -n 1)
+	LEADER=$(pgrep -x -P "$NSPAWN" systemd | head -n 1)
 	if [ -n "$LEADER" ]; then
 		state=$(in_ct systemctl is-system-running 2>/dev/null)
 		case $state in running | degraded) break ;; esac
 	fi
-	sleep 0.1
+	sleep 0.2
 done
 case $state in
 running | degraded) ;;
