@@ -176,15 +176,6 @@ static void on_status(struct loop *l, struct loop_timer *t, void *data)
 }
 
 /*
- * The start conditions (startcheck.h), before the store or a socket is
- * opened: the user (when started as root, and always with -n), the key,
- * the state directory, and that the user can reach what the sandbox names
- * (the state directory, the configuration, clients_dir). One line and
- * -errno on the first failure; priv holds the key on success. A listen
- * address in use is found by the bind (server_listen), still before
- * anything is said to the service manager.
- */
-/*
  * -n as root (issue 16, item 5): the shipped unit starts the collector as
  * its user (User=kmsg-collector), which reads the configuration, the
  * clients directory and the key itself. So -n reads them again as that
@@ -196,8 +187,9 @@ static int check_as_user(const struct privdrop_user *u, const struct collector_c
 {
 	pid_t pid = fork();
 	if (pid < 0) {
-		log_err("check as %s: fork: %s", u->name, strerror(errno));
-		return -errno;
+		int e = errno;
+		log_err("check as %s: fork: %s", u->name, strerror(e));
+		return -e;
 	}
 	if (pid == 0) {
 		int r = privdrop_apply(u);
@@ -216,8 +208,8 @@ static int check_as_user(const struct privdrop_user *u, const struct collector_c
 		uint8_t priv[KEY_LEN];
 		if ((r = key_read_private_file(c->private_key_file, priv)) < 0) {
 			log_err("private key %s: %s as %s, the user the service runs as; expected a key "
-				"owned by "
-				"that user (chown %s: %s)",
+				"owned "
+				"by that user (chown %s: %s)",
 				c->private_key_file, key_file_strerror(r), u->name, u->name,
 				c->private_key_file);
 			_exit(1);
@@ -232,6 +224,15 @@ static int check_as_user(const struct privdrop_user *u, const struct collector_c
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EACCES;
 }
 
+/*
+ * The start conditions (startcheck.h), before the store or a socket is
+ * opened: the user (when started as root, and always with -n), the key,
+ * the state directory, and that the user can reach what the sandbox names
+ * (the state directory, the configuration, clients_dir). One line and
+ * -errno on the first failure; priv holds the key on success. A listen
+ * address in use is found by the bind (server_listen), still before
+ * anything is said to the service manager.
+ */
 static int check_start(const struct collector_conf *c, const char *conf_path, bool check_only,
 		       uint8_t priv[KEY_LEN])
 {
