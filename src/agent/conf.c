@@ -118,6 +118,11 @@ int agent_conf_load(struct agent_conf *c, const char *path, const char **err)
 		r |= cfg_string(g, "private_key_file", false, &c->private_key_file);
 		r |= cfg_string(g, "state_dir", false, &c->state_dir);
 		r |= cfg_string(g, "user", false, &c->user);
+		/* "auto": Landlock where available, a warning where not. */
+		static const char *const landlocks[] = { "auto", "required", NULL };
+		int ll = 0;
+		r |= cfg_enum(g, "landlock", false, landlocks, &ll);
+		c->landlock_required = ll == 1;
 		r |= cfg_enum(g, "log_level", false, log_level_names, &level);
 		r |= cfg_string(g, "kmsg.path", false, &c->kmsg_path);
 		static const char *const froms[] = { "boot", "now", NULL };

@@ -16,7 +16,8 @@ struct agent_conf {
 	const char *path; /* the file loaded (the caller's string) */
 	const char *private_key_file;
 	const char *state_dir;
-	const char *user; /* started as root: the user to become after the privileged opens */
+	const char *user;	/* started as root: the user to become after the privileged opens */
+	bool landlock_required; /* landlock = "required": no start without Landlock */
 	const char *kmsg_path;
 	bool kmsg_from_now;		    /* no cursor for this boot: start after the last record */
 	unsigned long long kmsg_queue_size; /* the reader thread's queue (source.h) */

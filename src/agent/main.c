@@ -70,6 +70,8 @@ static void usage(FILE *f)
 		   "  -c FILE   configuration file (default " KS_SHIPPER_CONF ")\n"
 		   "  -d        debug: log to stderr, verbosely\n"
 		   "  -n        check the configuration and exit\n"
+		   "  --check-reload\n"
+		   "            load the configuration as a reload (SIGHUP) would, then exit\n"
 		   "  --spool-check[=DIR]\n"
 		   "            report what the spool (default STATE_DIR/spool) holds and\n"
 		   "            what is damaged, changing nothing; exit 0 clean, 1 damaged\n"
@@ -419,6 +421,7 @@ static void report_restart_needed(const struct agent_conf *o, const struct agent
 		{ "private_key_file", cfg_str_differs(o->private_key_file, n->private_key_file) },
 		{ "state_dir", cfg_str_differs(o->state_dir, n->state_dir) },
 		{ "user", cfg_str_differs(o->user, n->user) },
+		{ "landlock", o->landlock_required != n->landlock_required },
 		{ "kmsg.path", cfg_str_differs(o->kmsg_path, n->kmsg_path) },
 		{ "kmsg.from", o->kmsg_from_now != n->kmsg_from_now },
 		{ "kmsg.queue_size", o->kmsg_queue_size != n->kmsg_queue_size },
@@ -456,12 +459,18 @@ static void on_reload(struct loop *l, int signo, void *data)
 	int r = n ? agent_conf_load(n, a->conf_path, &err) : -ENOMEM;
 	if (r < 0) {
 		log_err("reload: %s; keeping the running configuration", err ? err : strerror(-r));
+		/* Shown by systemctl status until a reload succeeds. */
+		char note[256];
+		snprintf(note, sizeof(note), "; reload failed, previous configuration kept: %s",
+			 err ? err : strerror(-r));
+		notify_status_note(note);
 		if (n)
 			agent_conf_free(n);
 		free(n);
-		notify_send("READY=1");
+		notify_send("READY=1\nSTATUS=reload failed");
 		return;
 	}
+	notify_status_note(NULL);
 	report_restart_needed(&a->conf, n);
 	log_set_level(a->debug ? LOG_DEBUG : n->log_level);
 	struct uplink_conf uc = uplink_conf_of(n);
@@ -558,12 +567,13 @@ int main(int argc, char **argv)
 {
 	const char *conf_path = KS_SHIPPER_CONF;
 	int debug = 0, check = 0;
-	bool spool_check_opt = false, print_commitment = false;
+	bool spool_check_opt = false, reload_check = false, print_commitment = false;
 	const char *spool_check_dir = NULL;
 	static const struct option opts[] = {
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "spool-check", optional_argument, NULL, 'S' },
+		{ "check-reload", no_argument, NULL, 'R' },
 		{ "print-commitment", no_argument, NULL, 'P' },
 		{ 0 },
 	};
@@ -582,6 +592,9 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'R':
+			reload_check = true;
+			break;
 		case 'S':
 			spool_check_opt = true;
 			spool_check_dir = optarg;
@@ -602,7 +615,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	log_open("kmsg-shipper", debug || check || spool_check_opt || print_commitment);
+	log_open("kmsg-shipper", debug || check || spool_check_opt || reload_check || print_commitment);
 	if (sodium_init() < 0) {
 		log_err("libsodium: initialisation failed");
 		return 1;
@@ -617,6 +630,13 @@ int main(int argc, char **argv)
 		log_err("%s", err ? err : strerror(-r));
 		agent_conf_free(&a.conf);
 		return 1;
+	}
+	/* --check-reload: the file loads as a SIGHUP would load it (the
+	 * unit's ExecReload= runs this before the signal, so that systemctl
+	 * reload fails where the reload would). */
+	if (reload_check) {
+		agent_conf_free(&a.conf);
+		return 0;
 	}
 	log_set_level(debug ? LOG_DEBUG : a.conf.log_level);
 	if (print_commitment) {

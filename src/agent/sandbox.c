@@ -166,11 +166,17 @@ static const int agent_families[] = { AF_UNIX, AF_INET, AF_INET6 };
 /* Files the agent reaches after the drop besides its own (read only):
  * host identity (sent in each handshake), name resolution of collector
  * host names (glibc NSS: its files and modules), the time zone of log
- * lines. */
+ * lines. /etc as a whole, not its files one by one: a rule on a file
+ * holds its inode, and /etc/hosts, /etc/resolv.conf (resolvconf, DHCP
+ * clients, configuration management) and the rest are replaced by
+ * rename, after which name resolution failed until a restart (issue 16,
+ * item 3). What /etc holds that is secret is root's only (shadow, keys):
+ * the agent's user cannot read it anyway. */
 static const char *const agent_read_paths[] = {
-	"/etc/machine-id", "/etc/hosts",	  "/etc/resolv.conf", "/etc/nsswitch.conf",
-	"/etc/host.conf",  "/etc/gai.conf",	  "/etc/services",    "/etc/ld.so.cache",
-	"/etc/localtime",  "/usr/share/zoneinfo", "/usr/lib",	      "/lib",
+	"/etc",
+	"/usr/share/zoneinfo",
+	"/usr/lib",
+	"/lib",
 };
 
 /* The system journal's directories (sd_journal_open with LOCAL_ONLY|SYSTEM). */
@@ -209,8 +215,14 @@ static int enter_landlock(const struct agent_conf *c)
 	p[n++] = (struct landlock_path){ "/proc", LANDLOCK_R };
 #endif
 	int r = landlock_restrict(p, n, &missing);
+	if (r == -EOPNOTSUPP && c->landlock_required) {
+		log_err("sandbox: Landlock unavailable (%s) and landlock = \"required\" in %s",
+			landlock_unavailable_why(), c->path);
+		return r;
+	}
 	if (r == -EOPNOTSUPP) {
-		log_notice("sandbox: this kernel has no Landlock; files are limited by the user only");
+		log_warn("sandbox: Landlock unavailable (%s); files are limited by the user only",
+			 landlock_unavailable_why());
 		return 0;
 	}
 	if (r < 0) {

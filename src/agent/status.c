@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "landlock.h"
 #include "log.h"
 #include "notify.h"
 #include "status.h"
@@ -34,8 +35,12 @@ void agent_status_format(const struct agent_status *s, char *buf, size_t cap)
 		(unsigned long long)qs.bytes, us.host, us.port, us.connected ? "connected" : "not connected");
 	/* The disk condition of docs/SPOOL.md: records wait in memory. */
 	if (qs.degraded && n > 0 && (size_t)n < cap)
-		snprintf(buf + n, cap - (size_t)n, "; spool cannot write (%s): %llu records in memory",
-			 strerror(-qs.degraded), (unsigned long long)qs.mem_records);
+		n += snprintf(buf + n, cap - (size_t)n, "; spool cannot write (%s): %llu records in memory",
+			      strerror(-qs.degraded), (unsigned long long)qs.mem_records);
+	/* The sandbox's own degradation (issue 16, item 0). */
+	if (landlock_unavailable_why() && n > 0 && (size_t)n < cap)
+		snprintf(buf + n, cap - (size_t)n, "; sandbox without Landlock: %s",
+			 landlock_unavailable_why());
 }
 
 static void on_status(struct loop *l, struct loop_timer *t, void *data)

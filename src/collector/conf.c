@@ -91,11 +91,20 @@ static int cmp_str(const void *a, const void *b)
  * are ignored (editors' backups, README). Errors name the file; a client
  * in both places, or a key used twice, is an error like in the list.
  */
-static int load_clients_dir(struct collector_conf *c)
+static int load_clients_dir(struct collector_conf *c, bool is_default)
 {
 	static char err[4096 + 256];
 	struct cfg *g = c->cfg;
 	DIR *d = opendir(c->clients_dir);
+	/* The default directory may be absent: no keys there yet. */
+	if (!d && errno == ENOENT && is_default)
+		return 0;
+	if (!d && errno == EACCES)
+		return cfg_fail(g, "clients_dir",
+				"cannot open directory %s: %s; expected a directory the collector's user may "
+				"read (one outside the configuration's directory that was not set at start "
+				"is readable only after a restart: Landlock)",
+				c->clients_dir, strerror(errno));
 	if (!d)
 		return cfg_fail(g, "clients_dir", "cannot open directory %s: %s", c->clients_dir,
 				strerror(errno));
@@ -174,6 +183,9 @@ int collector_conf_load(struct collector_conf *c, const char *path, const char *
 	c->private_key_file = KS_SYSCONFDIR "/collector.key";
 	c->state_dir = KS_STATE_DIR;
 	c->user = "kmsg-collector";
+	/* On by default (issue 16, item 5): dropping HOST.pub there and a
+	 * reload is all it takes to add a host; "" turns it off. */
+	c->clients_dir = KS_SYSCONFDIR "/clients.d";
 	c->handshake_timeout_ms = 5000;
 	c->idle_timeout_ms = 120000;
 	c->max_connections = 16384;
@@ -196,6 +208,11 @@ int collector_conf_load(struct collector_conf *c, const char *path, const char *
 		r |= cfg_string(g, "private_key_file", false, &c->private_key_file);
 		r |= cfg_string(g, "state_dir", false, &c->state_dir);
 		r |= cfg_string(g, "user", false, &c->user);
+		/* "auto": Landlock where available, a warning where not. */
+		static const char *const landlocks[] = { "auto", "required", NULL };
+		int ll = 0;
+		r |= cfg_enum(g, "landlock", false, landlocks, &ll);
+		c->landlock_required = ll == 1;
 		r |= cfg_enum(g, "log_level", false, log_level_names, &level);
 		r |= cfg_duration_ms(g, "network.handshake_timeout", false, 100, 60000,
 				     &c->handshake_timeout_ms);
@@ -221,8 +238,11 @@ int collector_conf_load(struct collector_conf *c, const char *path, const char *
 			r = load_listen(c);
 		if (r == 0)
 			r = load_clients(c);
+		bool clients_dir_default = strcmp(c->clients_dir, KS_SYSCONFDIR "/clients.d") == 0;
+		if (!c->clients_dir[0])
+			c->clients_dir = NULL;
 		if (r == 0 && c->clients_dir)
-			r = load_clients_dir(c);
+			r = load_clients_dir(c, clients_dir_default);
 		if (r == 0)
 			r = cfg_finish(g);
 	}

@@ -24,7 +24,8 @@ struct collector_conf {
 	struct cfg *cfg; /* owns the strings below */
 	const char *private_key_file;
 	const char *state_dir;
-	const char *user; /* started as root: the user to become once listening */
+	const char *user;	/* started as root: the user to become once listening */
+	bool landlock_required; /* landlock = "required": no start without Landlock */
 	int log_level;
 	struct collector_listen listen[COLLECTOR_MAX_LISTEN];
 	size_t nlisten;
@@ -39,7 +40,7 @@ struct collector_conf {
 	long long addr_handshake_rate; /* handshakes (DH operations) per second per address */
 	long long addr_handshake_burst;
 	long long addr_table;	 /* source addresses tracked at most */
-	const char *clients_dir; /* one HOST.pub file per client; NULL: none */
+	const char *clients_dir; /* one HOST.pub file per client; NULL: none ("") */
 	/* store { ... }: segment size and retention (store.h) */
 	struct store_limits store;
 };

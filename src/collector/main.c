@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -17,9 +18,11 @@
 #include "cfg.h"
 #include "conf.h"
 #include "key.h"
+#include "landlock.h"
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
+#include "privdrop.h"
 #include "sandbox.h"
 #include "server.h"
 #include "startcheck.h"
@@ -31,6 +34,8 @@ static void usage(FILE *f)
 		   "  -c FILE   configuration file (default " KS_COLLECTOR_CONF ")\n"
 		   "  -d        debug: log to stderr, verbosely\n"
 		   "  -n        check the configuration and the key, then exit\n"
+		   "  --check-reload\n"
+		   "            load the configuration as a reload (SIGHUP) would, then exit\n"
 		   "  -h        this help\n"
 		   "  --version print the version\n");
 }
@@ -64,6 +69,7 @@ static void report_restart_needed(const struct collector_conf *o, const struct c
 		{ "private_key_file", cfg_str_differs(o->private_key_file, n->private_key_file) },
 		{ "state_dir", cfg_str_differs(o->state_dir, n->state_dir) },
 		{ "user", cfg_str_differs(o->user, n->user) },
+		{ "landlock", o->landlock_required != n->landlock_required },
 		{ "listen", listen },
 	};
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
@@ -81,8 +87,16 @@ static void on_reload(struct loop *l, int signo, void *data)
 	int r = collector_conf_load(next, co->conf_path, &err);
 	if (r < 0) {
 		log_err("reload: %s; keeping the previous configuration", err ? err : strerror(-r));
+		/* Shown by systemctl status until a reload succeeds. */
+		char note[256];
+		snprintf(note, sizeof(note), "; reload failed, previous configuration kept: %s",
+			 err ? err : strerror(-r));
+		notify_status_note(note);
 		collector_conf_free(next);
+		notify_send("READY=1\nSTATUS=reload failed");
+		return;
 	} else {
+		notify_status_note(NULL);
 		report_restart_needed(&co->conf[co->cur], next);
 		server_set_conf(co->sv, next);
 		log_set_level(next->log_level);
@@ -148,15 +162,66 @@ static void on_status(struct loop *l, struct loop_timer *t, void *data)
 					(unsigned long long)st.rejected[i]);
 	notify_sendf("STATUS=%llu sessions (%llu since start), %zu hosts configured, %llu records (%llu/s), "
 		     "%llu duplicates, %llu urgent (%llu already stored, %llu left for later), %llu commits, "
-		     "%llu DH; rejected:%s",
+		     "%llu DH; rejected:%s%s%s",
 		     (unsigned long long)st.live, (unsigned long long)st.sessions, co->conf[co->cur].nclients,
 		     (unsigned long long)st.records, (unsigned long long)rate,
 		     (unsigned long long)st.duplicates, (unsigned long long)st.urgent[SERVER_URGENT_STORED],
 		     (unsigned long long)st.urgent[SERVER_URGENT_DUP],
 		     (unsigned long long)st.urgent[SERVER_URGENT_LATER], (unsigned long long)st.commits,
-		     (unsigned long long)st.x25519_ops, rej);
+		     (unsigned long long)st.x25519_ops, rej,
+		     landlock_unavailable_why() ? "; sandbox without Landlock: " : "",
+		     landlock_unavailable_why() ? landlock_unavailable_why() : "");
 	if (loop_timer_add(l, 1000, on_status, co, NULL) < 0)
 		log_warn("status timer: out of memory; STATUS stops updating");
+}
+
+/*
+ * -n as root (issue 16, item 5): the shipped unit starts the collector as
+ * its user (User=kmsg-collector), which reads the configuration, the
+ * clients directory and the key itself. So -n reads them again as that
+ * user, in a child that drops to it, and fails exactly where the service
+ * would (a key still root's after INSTALL's genkey, a clients.d file
+ * only root may read). One line, or 0.
+ */
+static int check_as_user(const struct privdrop_user *u, const struct collector_conf *c, const char *conf_path)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		log_err("check as %s: fork: %s", u->name, strerror(e));
+		return -e;
+	}
+	if (pid == 0) {
+		int r = privdrop_apply(u);
+		if (r < 0) {
+			log_err("check as %s: %s", u->name, strerror(-r));
+			_exit(1);
+		}
+		struct collector_conf again;
+		const char *err = NULL;
+		if ((r = collector_conf_load(&again, conf_path, &err)) < 0) {
+			log_err("as %s (the user the service runs as): %s", u->name,
+				err ? err : strerror(-r));
+			_exit(1);
+		}
+		collector_conf_free(&again);
+		uint8_t priv[KEY_LEN];
+		if ((r = key_read_private_file(c->private_key_file, priv)) < 0) {
+			log_err("private key %s: %s as %s, the user the service runs as; expected a key "
+				"owned "
+				"by that user (chown %s: %s)",
+				c->private_key_file, key_file_strerror(r), u->name, u->name,
+				c->private_key_file);
+			_exit(1);
+		}
+		sodium_memzero(priv, sizeof(priv));
+		_exit(0);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EACCES;
 }
 
 /*
@@ -189,7 +254,10 @@ static int check_start(const struct collector_conf *c, const char *conf_path, bo
 	if (r < 0) {
 		sodium_memzero(priv, KEY_LEN);
 		log_err("%s", s.err);
+		return r;
 	}
+	if (check_only && geteuid() == 0 && (r = check_as_user(&u, c, conf_path)) < 0)
+		sodium_memzero(priv, KEY_LEN);
 	return r;
 }
 
@@ -237,10 +305,11 @@ static size_t raise_nofile(const struct collector_conf *c)
 int main(int argc, char **argv)
 {
 	const char *conf_path = KS_COLLECTOR_CONF;
-	int debug = 0, check = 0;
+	int debug = 0, check = 0, reload_check = 0;
 	static const struct option opts[] = {
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "check-reload", no_argument, NULL, 'R' },
 		{ 0 },
 	};
 	int c;
@@ -254,6 +323,9 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			check = 1;
+			break;
+		case 'R':
+			reload_check = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -270,7 +342,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
-	log_open("kmsg-collector", debug || check);
+	log_open("kmsg-collector", debug || check || reload_check);
 	if (sodium_init() < 0) {
 		log_err("libsodium: initialisation failed");
 		return 1;
@@ -285,6 +357,13 @@ int main(int argc, char **argv)
 		log_err("%s", err ? err : strerror(-r));
 		collector_conf_free(&co.conf[co.cur]);
 		return 1;
+	}
+	/* --check-reload: the file loads as a SIGHUP would load it (the
+	 * unit's ExecReload= runs this before the signal, so that systemctl
+	 * reload fails where the reload would). */
+	if (reload_check) {
+		collector_conf_free(&co.conf[co.cur]);
+		return 0;
 	}
 	log_set_level(debug ? LOG_DEBUG : conf->log_level);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 #include <errno.h>
 #include <linux/seccomp.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -162,10 +163,23 @@ static const int collector_families[] = { AF_UNIX };
 
 static int enter_landlock(const struct collector_conf *c, const char *conf_path)
 {
+	/* The configuration's directory, not the file: a rule on a file
+	 * holds its inode, and configuration management replaces the file
+	 * (rename, sed -i, cp then mv) before SIGHUP (issue 16, item 3). The
+	 * default clients_dir is beneath it, so enabling it or adding a key
+	 * there works on reload too. */
+	static char confdir[4096];
+	const char *slash = strrchr(conf_path, '/');
+	if (!slash)
+		snprintf(confdir, sizeof(confdir), ".");
+	else if (slash == conf_path)
+		snprintf(confdir, sizeof(confdir), "/");
+	else
+		snprintf(confdir, sizeof(confdir), "%.*s", (int)(slash - conf_path), conf_path);
 	struct landlock_path p[] = {
 		{ c->state_dir, LANDLOCK_RW },
-		{ conf_path, LANDLOCK_R },
-		{ c->clients_dir ? c->clients_dir : conf_path, LANDLOCK_R },
+		{ confdir, LANDLOCK_R },
+		{ c->clients_dir ? c->clients_dir : confdir, LANDLOCK_R },
 		{ "/etc/localtime", LANDLOCK_R },
 		{ "/usr/share/zoneinfo", LANDLOCK_R },
 #ifdef KS_SANITIZE_BUILD
@@ -174,8 +188,14 @@ static int enter_landlock(const struct collector_conf *c, const char *conf_path)
 	};
 	size_t missing = 0;
 	int r = landlock_restrict(p, NELEM(p), &missing);
+	if (r == -EOPNOTSUPP && c->landlock_required) {
+		log_err("sandbox: Landlock unavailable (%s) and landlock = \"required\" in %s",
+			landlock_unavailable_why(), conf_path);
+		return r;
+	}
 	if (r == -EOPNOTSUPP) {
-		log_notice("sandbox: this kernel has no Landlock; files are limited by the user only");
+		log_warn("sandbox: Landlock unavailable (%s); files are limited by the user only",
+			 landlock_unavailable_why());
 		return 0;
 	}
 	if (r < 0) {

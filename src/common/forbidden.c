@@ -28,6 +28,11 @@ int forbidden_try(void)
 		r = fd < 0 ? -errno : 0;
 		if (fd >= 0)
 			close(fd);
+	} else if (strcmp(what, "open_usr_bin_env") == 0) {
+		int fd = open("/usr/bin/env", O_RDONLY | O_CLOEXEC);
+		r = fd < 0 ? -errno : 0;
+		if (fd >= 0)
+			close(fd);
 	} else if (strcmp(what, "socket_packet") == 0 || strcmp(what, "socket_netlink") == 0) {
 		int fd = what[7] == 'p' ? socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0)
 					: socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0);

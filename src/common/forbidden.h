@@ -7,7 +7,8 @@
  * it must not be able to make, so that a test can see the sandbox hold:
  *
  *   open_etc_shadow   open("/etc/shadow")       fails: not root (and Landlock)
- *   open_etc_passwd   open("/etc/passwd")       fails with Landlock only
+ *   open_etc_passwd   open("/etc/passwd")       fails with Landlock only (collector)
+ *   open_usr_bin_env  open("/usr/bin/env")      fails with Landlock only
  *   socket_packet     socket(AF_PACKET)         EAFNOSUPPORT from seccomp
  *   socket_netlink    socket(AF_NETLINK)        EAFNOSUPPORT from seccomp
  *   execve            execve("/bin/true")       killed by seccomp (SIGSYS)

@@ -48,12 +48,31 @@ static uint64_t handled_for(int abi)
 	return h;
 }
 
+static const char *unavailable_why;
+
+const char *landlock_unavailable_why(void)
+{
+	return unavailable_why;
+}
+
 int landlock_abi(void)
 {
 	long v = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
-	if (v < 0)
-		return errno == ENOSYS || errno == EOPNOTSUPP ? -EOPNOTSUPP : -errno;
-	return (int)v;
+	unavailable_why = NULL;
+	if (v >= 0)
+		return (int)v;
+	if (errno == ENOSYS || errno == EOPNOTSUPP) {
+		unavailable_why = "this kernel has no Landlock or has it disabled";
+		return -EOPNOTSUPP;
+	}
+	/* The version query needs no privilege: EPERM can only come from a
+	 * system-call filter (a container manager's), which forbids the
+	 * other Landlock calls as well. */
+	if (errno == EPERM) {
+		unavailable_why = "Landlock refused by a system-call filter (a container's?)";
+		return -EOPNOTSUPP;
+	}
+	return -errno;
 }
 
 int landlock_restrict(const struct landlock_path *paths, size_t n, size_t *ret_missing)

@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -19,11 +21,32 @@
  */
 static char log_ident[64];
 static bool log_to_stderr = true;
+/* In syslog mode, errors are written to stderr as well (issue 16, item 6):
+ * a daemon that stops at start must say why where the admin who started
+ * it looks, even with no /dev/log (syslog(3) drops silently then). Not
+ * when stderr is the journal (systemd's JOURNAL_STREAM names it): the
+ * line would be there twice. */
+static bool log_err_to_stderr;
 static int log_level = LOG_INFO;
 
 static const char *ident(void)
 {
 	return log_ident[0] ? log_ident : program_invocation_short_name;
+}
+
+/* Whether stderr is the journal stream systemd connected: $JOURNAL_STREAM
+ * is "DEVICE:INODE" of that stream (systemd.exec(5)). */
+static bool stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2)
+		return false;
+	if (fstat(STDERR_FILENO, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
 void log_open(const char *id, bool to_stderr)
@@ -32,6 +55,7 @@ void log_open(const char *id, bool to_stderr)
 		closelog();
 	snprintf(log_ident, sizeof(log_ident), "%s", id ? id : "");
 	log_to_stderr = to_stderr;
+	log_err_to_stderr = !to_stderr && !stderr_is_journal();
 	if (!to_stderr)
 		openlog(ident(), LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
@@ -69,6 +93,7 @@ void log_msg(int level, const char *fmt, ...)
 	int saved_errno = errno;
 	char line[LOG_LINE_MAX];
 	size_t off = 0, room, len;
+	bool also_stderr = log_err_to_stderr && level <= LOG_ERR;
 	va_list ap;
 	int n;
 
@@ -76,7 +101,7 @@ void log_msg(int level, const char *fmt, ...)
 		errno = saved_errno;
 		return;
 	}
-	if (log_to_stderr) {
+	if (log_to_stderr || also_stderr) {
 		n = snprintf(line, sizeof(line), "%s: ", ident());
 		off = n < 0 ? 0 : (size_t)n;
 		if (off > sizeof(line) / 2)
@@ -107,7 +132,12 @@ void log_msg(int level, const char *fmt, ...)
 			;
 	} else {
 		line[off + len] = '\0';
-		syslog(level, "%s", line);
+		syslog(level, "%s", line + off);
+		if (also_stderr) {
+			line[off + len] = '\n';
+			while (write(STDERR_FILENO, line, off + len + 1) < 0 && errno == EINTR)
+				;
+		}
 	}
 	errno = saved_errno;
 }

@@ -70,10 +70,27 @@ int notify_open(void)
 	return 1;
 }
 
+/* Appended to every STATUS= line until changed (notify_status_note). */
+static char status_note[256];
+
+void notify_status_note(const char *note)
+{
+	snprintf(status_note, sizeof(status_note), "%s", note ? note : "");
+}
+
 int notify_send(const char *msg)
 {
+	char buf[NOTIFY_MSG_MAX + sizeof(status_note)];
 	if (notify_fd < 0)
 		return 0;
+	/* The note goes at the end of the STATUS= line, wherever it is. */
+	const char *st = status_note[0] ? strstr(msg, "STATUS=") : NULL;
+	if (st && (st == msg || st[-1] == '\n')) {
+		const char *nl = strchr(st, '\n');
+		size_t end = nl ? (size_t)(nl - msg) : strlen(msg);
+		snprintf(buf, sizeof(buf), "%.*s%s%s", (int)end, msg, status_note, msg + end);
+		msg = buf;
+	}
 	ssize_t n;
 	do
 		n = send(notify_fd, msg, strlen(msg), MSG_NOSIGNAL);

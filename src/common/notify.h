@@ -32,6 +32,11 @@ bool notify_active(void);
 int notify_send(const char *msg);
 int notify_sendf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A note appended to every STATUS= line sent from now on ("; reload
+ * failed: ..."), so that the periodic STATUS= keeps showing it; NULL or
+ * "" removes it. */
+void notify_status_note(const char *note);
+
 /* The watchdog interval the service manager asked for ($WATCHDOG_USEC,
  * for this process), in microseconds; 0: no watchdog. Valid after
  * notify_open. Ping ("WATCHDOG=1") at half of it. */

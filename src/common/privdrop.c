@@ -102,14 +102,16 @@ static int chown_below(int dfd, dev_t dev, int depth, const struct privdrop_user
 		} else if (S_ISREG(st.st_mode) && st.st_nlink == 1) {
 			r = chown_fd(pfd, &st, u);
 		} else if (S_ISDIR(st.st_mode) && st.st_dev == dev) {
-			r = chown_fd(pfd, &st, u);
+			/* Children first, then the directory: once it is the
+			 * user's (mode 0700) root without CAP_DAC_READ_SEARCH
+			 * (the agent's unit) could no longer look inside. */
 			int sub = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			if (sub < 0) {
-				if (r >= 0)
-					r = -errno;
+				r = -errno;
 			} else {
 				n += chown_below(sub, dev, depth + 1, u, first);
 				close(sub);
+				r = chown_fd(pfd, &st, u);
 			}
 		}
 		/* Symbolic links, other file systems, devices, FIFOs, sockets
@@ -141,12 +143,13 @@ int privdrop_chown_tree(const char *dir, const struct privdrop_user *u)
 			  u->name);
 		first = -EPERM;
 	} else {
+		/* Beneath first, the top last (see chown_below). */
+		n = chown_below(fd, st.st_dev, 1, u, &first);
 		int r = chown_fd(fd, &st, u);
-		if (r < 0)
+		if (r < 0 && !first)
 			first = r;
-		else
-			n = r;
-		n += chown_below(fd, st.st_dev, 1, u, &first);
+		else if (r > 0)
+			n += r;
 	}
 	close(fd);
 	log_debug("privdrop: %s: %d entries given to %s", dir, n, u->name);

@@ -39,6 +39,9 @@ for k in agent collector; do
 	chmod 600 "$tmp/$k.key"
 	"$keygen" pubkey <"$tmp/$k.key" >"$tmp/$k.pub" || { fail "pubkey"; exit 1; }
 done
+# The collector's key as docs/INSTALL.md has it: its user's (-n as root
+# checks it as that user, who runs the service).
+[ "$(id -u)" = 0 ] && chown kmsg-collector "$tmp/collector.key"
 agent_pub=$(cat "$tmp/agent.pub")
 collector_pub=$(cat "$tmp/collector.pub")
 

@@ -6,7 +6,7 @@
 # NoNewPrivs 1 and Seccomp 2 (filter), and records still reach the
 # collector. In a test build ($KS_TEST_FORBIDDEN, meson -Dtest_hooks=true)
 # the agent attempts calls it must not make: reading /etc/shadow and
-# /etc/passwd (denied: not root, Landlock), netlink and packet sockets
+# /usr/bin/env (denied: not root, Landlock), netlink and packet sockets
 # (EAFNOSUPPORT from seccomp), execve, setuid and ptrace (killed by
 # seccomp: exit status 128+SIGSYS). A missing user and user root stop it
 # at start with one line. Started as an unprivileged user (no capability
@@ -107,9 +107,9 @@ if grep -q '^#define KS_TEST_HOOKS' "$BUILD/config.h"; then
 	}
 	forbid open_etc_shadow "Permission denied"
 	if grep -q "landlock, seccomp" "$T/shipper.log"; then
-		forbid open_etc_passwd "Permission denied"
+		forbid open_usr_bin_env "Permission denied"
 	else
-		echo "note: no Landlock in this kernel: /etc/passwd stays readable"
+		echo "note: no Landlock in this kernel: /usr/bin/env stays readable"
 	fi
 	forbid socket_netlink "Address family not supported by protocol"
 	forbid socket_packet "Address family not supported by protocol"
@@ -137,6 +137,29 @@ if grep -q '^#define KS_TEST_HOOKS' "$BUILD/config.h"; then
 else
 	echo "SKIP (part): not a test build (-Dtest_hooks=false): no forbidden calls tried"
 fi
+
+# 3b. As systemd 252 hands over a StateDirectory= without User= (issue 16,
+# item 0): the state directory and all beneath it root's, mode 0700, from
+# an earlier run (a subdirectory with a file included), and the agent
+# started as root with only the unit's capabilities (CapabilityBoundingSet=
+# of kmsg-shipper.service: no CAP_DAC_*). It gives everything to its user
+# and runs; before the fix it gave the top first, then could not look
+# inside ("giving it to nobody: Permission denied").
+mkdir -p "$T/sd/spool/sub"
+cp -a "$T/spool/." "$T/sd/spool/"
+echo x >"$T/sd/spool/sub/file"
+chown -R root:root "$T/sd/spool"
+chmod 0700 "$T/sd/spool" "$T/sd/spool/sub"
+sed "s|$T/spool|$T/sd/spool|" "$T/shipper.conf" >"$T/sd.conf"
+setpriv --bounding-set=-all,+syslog,+chown,+setuid,+setgid,+setpcap --inh-caps=-all \
+	"$SHIPPER" -d -c "$T/sd.conf" >"$T/sd.log" 2>&1 &
+SHIPPER_PID=$!
+wait_log "$T/sd.log" "sandbox: running as nobody" || die "agent with the unit's capabilities did not start on a root-owned state directory"
+[ "$(find "$T/sd/spool" ! -user nobody | wc -l)" = 0 ] || die "not given to nobody: $(find "$T/sd/spool" ! -user nobody)"
+kill -TERM "$SHIPPER_PID"
+wait "$SHIPPER_PID"
+SHIPPER_PID=
+echo "ok: a root-owned state directory (0700, with a subdirectory) given to nobody with the unit's capabilities only"
 
 # 4. Bad users stop it at start, with one line naming the user.
 for u in ks-no-such-user-$RUNID root; do

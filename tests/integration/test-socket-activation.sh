@@ -23,8 +23,11 @@ grep -q "port = $CONF_PORT;" "$T/collector.conf" || die "could not change the li
 
 # activate KIND CMD...: exec CMD with descriptor 3 as systemd would pass it
 # (KIND listen: a TCP socket listening on 127.0.0.1:$PORT; dgram: a UDP one).
+# exec: run in the background, the subshell becomes python and then CMD,
+# so that $! is the daemon's pid (without it $! was the subshell's and
+# every run left a collector behind).
 activate() {
-	$PY - "$PORT" "$@" <<'EOP'
+	exec $PY - "$PORT" "$@" <<'EOP'
 import os, socket, sys
 port, kind, argv = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
 if kind == "listen":
@@ -69,10 +72,14 @@ kill "$SHIPPER_PID" "$COLLECTOR_PID"
 wait "$SHIPPER_PID" "$COLLECTOR_PID" 2>/dev/null
 SHIPPER_PID=
 COLLECTOR_PID=
+# The pid killed was the collector's own: none is left with this config.
+left=$(pgrep -f -- "-c $T/collector.conf")
+[ -z "$left" ] || die "a collector outlived the kill of its pid: $(ps -o pid=,args= -p "$left")"
+echo "ok: no collector left behind"
 
 # A datagram socket is not what the collector can serve: it says so.
 PORT=$(free_port)
-activate dgram "$COLLECTOR" -d -c "$T/collector.conf" >"$T/bad.log" 2>&1
+(activate dgram "$COLLECTOR" -d -c "$T/collector.conf") >"$T/bad.log" 2>&1
 rc=$?
 [ "$rc" = 1 ] || die "collector with a UDP socket: exit status $rc, expected 1"
 grep -q "socket activation: descriptor 3 is not a listening stream socket" "$T/bad.log" ||

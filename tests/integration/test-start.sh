@@ -241,6 +241,13 @@ refused "collector: listen port in use" kmsg-collector "127.0.0.1 port $PORT" "A
 # --- -n: checks without starting ---
 accepted "agent -n" "$SHIPPER" -n -c "$A"
 absent "$T/spool" "agent -n"
+# -n as root checks as the user the unit runs the collector as (issue 16,
+# item 5): a key only root may read passes a root start but not the
+# service, so -n refuses it, naming the user and the fix.
+refused "collector -n: key root's, not readable by kmsg-collector" kmsg-collector \
+	"private key $T/collector.key: Permission denied as kmsg-collector, the user the service runs as" \
+	"chown kmsg-collector: $T/collector.key" -- "$COLLECTOR" -n -c "$C"
+chown kmsg-collector "$T/collector.key"
 accepted "collector -n, its port in use (-n binds nothing)" "$COLLECTOR" -n -c "$C"
 absent "$T/store" "collector -n"
 kill "$HOLDER"

@@ -46,12 +46,23 @@ done
 # verify checks that ExecStart= binaries exist, so it reads copies (same
 # names: the unit name is the file name) started from the build directory.
 mkdir "$tmp/units"
-sed 's|^ExecStart=[^ ]*/kmsg-shipper |ExecStart='"$build"'/src/agent/kmsg-shipper |' \
+sed -e 's|^ExecStart=[^ ]*/kmsg-shipper |ExecStart='"$build"'/src/agent/kmsg-shipper |' \
+	-e 's|^ExecReload=[^ ]*/kmsg-shipper |ExecReload='"$build"'/src/agent/kmsg-shipper |' \
 	"$gen/kmsg-shipper.service" >"$tmp/units/kmsg-shipper.service"
-sed 's|^ExecStart=[^ ]*/kmsg-collector |ExecStart='"$build"'/src/collector/kmsg-collector |' \
+sed -e 's|^ExecStart=[^ ]*/kmsg-collector |ExecStart='"$build"'/src/collector/kmsg-collector |' \
+	-e 's|^ExecReload=[^ ]*/kmsg-collector |ExecReload='"$build"'/src/collector/kmsg-collector |' \
 	"$gen/kmsg-collector.service" >"$tmp/units/kmsg-collector.service"
 for u in $units; do
 	grep -q "^ExecStart=$build/src/" "$tmp/units/$u" && ok || fail "$u: no ExecStart= to point at $build"
+done
+# Both services reload (issue 16, item 4), and a reload systemctl would
+# call done fails when the file does not load: --check-reload first (its
+# failure stops the reload), then SIGHUP.
+for u in kmsg-shipper.service kmsg-collector.service; do
+	got=$(grep '^ExecReload=' "$gen/$u" | sed 's|^ExecReload=[^ ]*/\(kmsg-[a-z]*\) |ExecReload=\1 |')
+	want="ExecReload=${u%.service} --check-reload -c $(sed -n 's/^ExecStart=[^ ]* -c //p' "$gen/$u")
+ExecReload=/bin/sh -c 'kill -HUP \$\$MAINPID'"
+	[ "$got" = "$want" ] && ok || fail "$u: ExecReload= lines are '$got', expected '$want'"
 done
 
 # verify: its exit status ignores warnings (an unknown key, a bad value
@@ -142,12 +153,13 @@ else
 	}
 	# The paths are the generated ones: take them from the file, in order.
 	dirs=$(awk '$1 == "d" { print $2 }' "$gen/kmsg-shipper.tmpfiles")
-	if [ "$(echo "$dirs" | wc -l)" -eq 3 ]; then
+	if [ "$(echo "$dirs" | wc -l)" -eq 4 ]; then
 		expect_dir "$(echo "$dirs" | sed -n 1p)" 755 0 0
-		expect_dir "$(echo "$dirs" | sed -n 2p)" 700 "$(id_of kmsg-shipper)" "$(gid_of kmsg-shipper)"
-		expect_dir "$(echo "$dirs" | sed -n 3p)" 750 "$(id_of kmsg-collector)" "$(gid_of kmsg-collector)"
+		expect_dir "$(echo "$dirs" | sed -n 2p)" 755 0 0 # clients.d
+		expect_dir "$(echo "$dirs" | sed -n 3p)" 700 "$(id_of kmsg-shipper)" "$(gid_of kmsg-shipper)"
+		expect_dir "$(echo "$dirs" | sed -n 4p)" 750 "$(id_of kmsg-collector)" "$(gid_of kmsg-collector)"
 	else
-		fail "tmpfiles: $(echo "$dirs" | wc -l) directories, expected 3"
+		fail "tmpfiles: $(echo "$dirs" | wc -l) directories, expected 4"
 	fi
 	# A second run changes nothing and says nothing.
 	systemd-tmpfiles --root="$root" --create "$gen/kmsg-shipper.tmpfiles" >"$tmp/tmpfiles.out" 2>&1 &&
