@@ -3,6 +3,7 @@
 
 /* The collector's configuration (collector.conf, man kmsg-collector.conf(5)). */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,24 @@ struct collector_client {
 struct collector_listen {
 	const char *address; /* NULL: every address */
 	char port[8];
+};
+
+/* forward { ... }: publishing to NATS JetStream (forward.h, docs/FLEET.md) */
+#define COLLECTOR_MAX_NATS_SERVERS 16
+struct collector_forward {
+	bool enabled; /* the group is present */
+	const char *servers[COLLECTOR_MAX_NATS_SERVERS];
+	size_t nservers;
+	const char *stream;	    /* the JetStream stream (must exist; default KMSG) */
+	const char *subject_prefix; /* records go to PREFIX.HOST (default kmsg) */
+	const char *origin;	    /* this collector's name in the stream; NULL: the host name */
+	const char *creds_file;	    /* NATS credentials (JWT and nkey seed) */
+	const char *nkey_seed_file; /* or an nkey seed alone */
+	const char *user, *password;
+	const char *tls_ca_file, *tls_cert_file, *tls_key_file;
+	bool tls;			   /* require TLS (implied by any tls_* file) */
+	long long window;		   /* publishes awaiting JetStream's ack at most */
+	unsigned long long ack_timeout_ms; /* no ack for the oldest this long: publish again */
 };
 
 struct collector_conf {
@@ -42,6 +61,7 @@ struct collector_conf {
 	const char *clients_dir; /* one HOST.pub file per client; NULL: none */
 	/* store { ... }: segment size and retention (store.h) */
 	struct store_limits store;
+	struct collector_forward forward;
 };
 
 /*

@@ -16,6 +16,9 @@
 
 #include "cfg.h"
 #include "conf.h"
+#ifdef KS_HAVE_NATS
+#include "forward.h"
+#endif
 #include "key.h"
 #include "log.h"
 #include "loop.h"
@@ -41,7 +44,17 @@ struct collector {
 	int cur;
 	struct server *sv;
 	uint64_t last_records, last_ms;
+#ifdef KS_HAVE_NATS
+	struct forward *fw; /* NULL: not forwarding */
+#endif
 };
+
+#ifdef KS_HAVE_NATS
+static void on_committed(void *data, const char *host)
+{
+	forward_committed(data, host);
+}
+#endif
 
 static void on_signal(struct loop *l, int signo, void *data)
 {
@@ -85,6 +98,10 @@ static void on_reload(struct loop *l, int signo, void *data)
 	} else {
 		report_restart_needed(&co->conf[co->cur], next);
 		server_set_conf(co->sv, next);
+#ifdef KS_HAVE_NATS
+		if (co->fw)
+			forward_set_conf(co->fw, next);
+#endif
 		log_set_level(next->log_level);
 		collector_conf_free(&co->conf[co->cur]);
 		co->cur = !co->cur;
@@ -139,6 +156,20 @@ static void on_status(struct loop *l, struct loop_timer *t, void *data)
 	char rej[256];
 	size_t off = 0;
 	server_get_stats(co->sv, &st);
+	char fwd[256] = "";
+#ifdef KS_HAVE_NATS
+	if (co->fw) {
+		struct forward_stats fs;
+		forward_get_stats(co->fw, &fs);
+		snprintf(fwd, sizeof(fwd),
+			 "; forward: %s, %llu acked (%llu duplicates), %llu in flight, oldest %llu ms, %llu "
+			 "hosts behind, %llu errors, %llu rewinds",
+			 fs.connected ? "connected" : "NOT CONNECTED", (unsigned long long)fs.acked,
+			 (unsigned long long)fs.duplicates, (unsigned long long)fs.inflight,
+			 (unsigned long long)fs.oldest_ms, (unsigned long long)fs.hosts_behind,
+			 (unsigned long long)fs.errors, (unsigned long long)fs.rewinds);
+	}
+#endif
 	uint64_t now = loop_now_ms(l), dt = now - co->last_ms;
 	uint64_t rate = dt ? (st.records - co->last_records) * 1000 / dt : 0;
 	co->last_records = st.records;
@@ -148,13 +179,13 @@ static void on_status(struct loop *l, struct loop_timer *t, void *data)
 					(unsigned long long)st.rejected[i]);
 	notify_sendf("STATUS=%llu sessions (%llu since start), %zu hosts configured, %llu records (%llu/s), "
 		     "%llu duplicates, %llu urgent (%llu already stored, %llu left for later), %llu commits, "
-		     "%llu DH; rejected:%s",
+		     "%llu DH; rejected:%s%s",
 		     (unsigned long long)st.live, (unsigned long long)st.sessions, co->conf[co->cur].nclients,
 		     (unsigned long long)st.records, (unsigned long long)rate,
 		     (unsigned long long)st.duplicates, (unsigned long long)st.urgent[SERVER_URGENT_STORED],
 		     (unsigned long long)st.urgent[SERVER_URGENT_DUP],
 		     (unsigned long long)st.urgent[SERVER_URGENT_LATER], (unsigned long long)st.commits,
-		     (unsigned long long)st.x25519_ops, rej);
+		     (unsigned long long)st.x25519_ops, rej, fwd);
 	if (loop_timer_add(l, 1000, on_status, co, NULL) < 0)
 		log_warn("status timer: out of memory; STATUS stops updating");
 }
@@ -327,6 +358,14 @@ int main(int argc, char **argv)
 	if ((r = collector_sandbox_enter(conf, conf_path)) < 0)
 		goto out;
 	co.sv = sv;
+#ifdef KS_HAVE_NATS
+	/* After the sandbox: libnats's threads start inside it. */
+	if (conf->forward.enabled) {
+		if ((r = forward_new(&co.fw, loop, conf)) < 0)
+			goto out;
+		server_set_commit_hook(sv, on_committed, co.fw);
+	}
+#endif
 	co.last_ms = loop_now_ms(loop);
 	if ((r = loop_signal(loop, SIGTERM, on_signal, NULL)) < 0 ||
 	    (r = loop_signal(loop, SIGINT, on_signal, NULL)) < 0 ||
@@ -347,6 +386,9 @@ int main(int argc, char **argv)
 out:
 	sodium_memzero(priv, sizeof(priv));
 	server_free(sv);
+#ifdef KS_HAVE_NATS
+	forward_free(co.fw);
+#endif
 	store_free(store);
 	loop_free(loop);
 	collector_conf_free(&co.conf[co.cur]);

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Test helper: a JetStream stream for the fleet tests, through libnats.
+ *
+ *   nats-stream URL create STREAM SUBJECT REPLICAS
+ *       create the stream (file storage, duplicate window 1 h); retried
+ *       for up to 30 s while the cluster elects its leaders
+ *   nats-stream URL dump STREAM
+ *       every message, one line each: Nats-Msg-Id, TAB, subject, TAB,
+ *       Kmsg-Origin, TAB, the message (kmsgctl's JSON)
+ *
+ * Exit 0, or 1 with a message on stderr.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <nats/nats.h>
+
+static int fail(const char *what, natsStatus s, jsErrCode e)
+{
+	fprintf(stderr, "nats-stream: %s: %s (JetStream error %d)\n", what, natsStatus_GetText(s), (int)e);
+	return 1;
+}
+
+static int create(jsCtx *js, const char *stream, const char *subject, int replicas)
+{
+	jsStreamConfig sc;
+	jsStreamConfig_Init(&sc);
+	const char *subjects[] = { subject };
+	sc.Name = stream;
+	sc.Subjects = subjects;
+	sc.SubjectsLen = 1;
+	sc.Storage = js_FileStorage;
+	sc.Replicas = replicas;
+	sc.Duplicates = 3600LL * 1000000000LL;
+	natsStatus s = NATS_ERR;
+	jsErrCode e = 0;
+	for (int i = 0; i < 150; i++) {
+		jsStreamInfo *si = NULL;
+		e = 0;
+		s = js_AddStream(&si, js, &sc, NULL, &e);
+		jsStreamInfo_Destroy(si);
+		if (s == NATS_OK || e == JSStreamNameExistErr)
+			return 0;
+		usleep(200000);
+	}
+	return fail("create", s, e);
+}
+
+static int dump(jsCtx *js, const char *stream)
+{
+	jsStreamInfo *si = NULL;
+	jsErrCode e = 0;
+	natsStatus s = js_GetStreamInfo(&si, js, stream, NULL, &e);
+	if (s != NATS_OK)
+		return fail("stream info", s, e);
+	uint64_t first = si->State.FirstSeq, last = si->State.LastSeq;
+	jsStreamInfo_Destroy(si);
+	for (uint64_t q = first; q && q <= last; q++) {
+		natsMsg *m = NULL;
+		s = js_GetMsg(&m, js, stream, q, NULL, &e);
+		if (s == NATS_NOT_FOUND)
+			continue;
+		if (s != NATS_OK)
+			return fail("get", s, e);
+		const char *id = "-", *origin = "-";
+		natsMsgHeader_Get(m, "Nats-Msg-Id", &id);
+		natsMsgHeader_Get(m, "Kmsg-Origin", &origin);
+		printf("%s\t%s\t%s\t%.*s\n", id, natsMsg_GetSubject(m), origin, natsMsg_GetDataLength(m),
+		       natsMsg_GetData(m));
+		natsMsg_Destroy(m);
+	}
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 4) {
+		fprintf(stderr, "usage: nats-stream URL create STREAM SUBJECT REPLICAS | URL dump STREAM\n");
+		return 1;
+	}
+	natsConnection *nc = NULL;
+	jsCtx *js = NULL;
+	natsStatus s = NATS_ERR;
+	for (int i = 0; i < 100 && s != NATS_OK; i++) {
+		s = natsConnection_ConnectTo(&nc, argv[1]);
+		if (s != NATS_OK)
+			usleep(100000);
+	}
+	if (s != NATS_OK)
+		return fail("connect", s, 0);
+	if ((s = natsConnection_JetStream(&js, nc, NULL)) != NATS_OK)
+		return fail("jetstream", s, 0);
+	int r;
+	if (strcmp(argv[2], "create") == 0 && argc == 6)
+		r = create(js, argv[3], argv[4], atoi(argv[5]));
+	else if (strcmp(argv[2], "dump") == 0 && argc == 4)
+		r = dump(js, argv[3]);
+	else
+		r = fail("usage", NATS_INVALID_ARG, 0);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+	nats_Close();
+	return r;
+}
