@@ -37,9 +37,9 @@ struct fwd_host {
 	/* The cursor: what JetStream acked (or what is not published). */
 	uint64_t acked_pos, acked_recno, acked_usec;
 	bool cursor_dirty;
-	bool want;	   /* may have entries to publish */
-	bool at_end;	   /* the reader found no more (until the next commit) */
-	uint64_t inflight; /* its messages awaiting an ack */
+	uint64_t read_recno; /* the record number after the last entry read */
+	bool want;	     /* may have entries to publish */
+	uint64_t inflight;   /* its messages awaiting an ack */
 };
 
 /* A message awaiting its ack, in publish order. */
@@ -55,6 +55,8 @@ struct fwd_slot {
 struct fwd_ack {
 	natsMsg *msg;
 	int8_t ok; /* 1 acked, 2 acked as a duplicate, 0 error */
+	natsStatus err;
+	int errcode; /* JetStream's error code, 0 if none */
 };
 
 struct forward {
@@ -100,6 +102,10 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 {
 	struct forward *fw = closure;
 	struct fwd_ack a = { .msg = msg, .ok = pa ? (pa->Duplicate ? 2 : 1) : 0 };
+	if (!pa && pae) {
+		a.err = pae->Err;
+		a.errcode = (int)pae->ErrCode;
+	}
 	pthread_mutex_lock(&fw->lock);
 	if (fw->qn == fw->qcap) {
 		size_t nc = fw->qcap ? 2 * fw->qcap : 1024;
@@ -256,6 +262,7 @@ static int hosts_add(struct forward *fw, const struct collector_conf *conf)
 				 name, strerror(-c));
 			h->acked_pos = h->acked_recno = 0;
 		}
+		h->read_recno = h->acked_recno;
 		h->want = true;
 		n++;
 	}
@@ -427,6 +434,7 @@ static void rewind_all(struct forward *fw, const char *why)
 		struct fwd_host *h = &fw->hosts[i];
 		h->inflight = 0;
 		h->want = true;
+		h->read_recno = h->acked_recno;
 		if (!h->rd)
 			continue;
 		int r = h->acked_pos ? journal_reader_seek(h->rd, (off_t)h->acked_pos) : -ESTALE;
@@ -449,7 +457,12 @@ static void advance(struct forward *fw)
 		s->h->acked_recno = s->next_recno;
 		s->h->acked_usec = now;
 		s->h->cursor_dirty = true;
-		s->h->inflight--;
+		/* Nothing of the host in flight: what was read after its last
+		 * publish (collector events) is passed too. */
+		if (--s->h->inflight == 0 && s->h->rd) {
+			s->h->acked_pos = (uint64_t)journal_reader_offset(s->h->rd);
+			s->h->acked_recno = s->h->read_recno;
+		}
 		fw->head = (fw->head + 1) % fw->cap;
 		fw->n--;
 	}
@@ -479,6 +492,7 @@ static int host_pump(struct forward *fw, struct fwd_host *h)
 			h->want = false;
 			break;
 		}
+		h->read_recno = e.recno + 1;
 		if (e.rec.source == RECORD_SRC_COLLECTOR) {
 			/* Not published: the cursor passes it when nothing of the
 			 * host waits for an ack (else the next ack covers it). */
@@ -546,7 +560,7 @@ static void on_event(struct loop *l, int fd, uint32_t events, void *data)
 	fw->q = NULL;
 	fw->qn = fw->qcap = 0;
 	pthread_mutex_unlock(&fw->lock);
-	bool failed = false;
+	char why[160] = "";
 	for (size_t i = 0; i < qn; i++) {
 		/* Acks come mostly in publish order: look from the oldest. */
 		struct fwd_slot *s = NULL;
@@ -563,16 +577,18 @@ static void on_event(struct loop *l, int fd, uint32_t events, void *data)
 			s->acked = true;
 			fw->st.acked++;
 			fw->st.duplicates += q[i].ok == 2;
+		} else if (!why[0]) {
+			fw->st.errors++;
+			snprintf(why, sizeof(why), "JetStream did not take a publish: %s (error code %d)",
+				 natsStatus_GetText(q[i].err), q[i].errcode);
 		} else {
 			fw->st.errors++;
-			failed = true;
 		}
 	}
 	free(q);
 	advance(fw);
-	if (failed)
-		rewind_all(fw, "JetStream refused a publish (is the stream there, with subject "
-			       "for it?)");
+	if (why[0])
+		rewind_all(fw, why);
 	want_pump(fw);
 }
 
