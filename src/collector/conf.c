@@ -178,19 +178,23 @@ static int load_forward(struct collector_conf *c)
 	f->ack_timeout_ms = 10000;
 	if (!cfg_exists(g, "forward"))
 		return 0;
+	/* The group present: on, unless enabled = false. */
 	f->enabled = true;
+	if (cfg_bool(g, "forward.enabled", false, &f->enabled))
+		return -EINVAL;
 	int n = cfg_count(g, "forward.servers");
 	if (n < 0)
 		return -EINVAL;
-	if (n == 0)
+	if (n == 0 && f->enabled)
 		return cfg_fail(g, "forward", "servers: at least one NATS URL (nats://HOST:PORT) is needed");
 	if (n > COLLECTOR_MAX_NATS_SERVERS)
 		return cfg_fail(g, "forward.servers", "at most %d entries", COLLECTOR_MAX_NATS_SERVERS);
 	int r = 0;
 	for (int i = 0; i < n; i++) {
-		char p[64];
-		snprintf(p, sizeof(p), "forward.servers.[%d]", i);
-		r |= cfg_string(g, p, true, &f->servers[i]);
+		/* (elem_path: not a setting of its own for test-conf-examples.sh) */
+		char elem_path[64];
+		snprintf(elem_path, sizeof(elem_path), "forward.servers.[%d]", i);
+		r |= cfg_string(g, elem_path, true, &f->servers[i]);
 	}
 	f->nservers = (size_t)n;
 	r |= cfg_string(g, "forward.stream", false, &f->stream);
@@ -232,11 +236,11 @@ static int load_forward(struct collector_conf *c)
 	if (f->tls_ca_file || f->tls_cert_file)
 		f->tls = true;
 #ifndef KS_HAVE_NATS
-	return cfg_fail(g, "forward",
-			"this kmsg-collector was built without NATS support (meson -Dnats=enabled)");
-#else
-	return 0;
+	if (f->enabled)
+		return cfg_fail(g, "forward",
+				"this kmsg-collector was built without NATS support (meson -Dnats=enabled)");
 #endif
+	return 0;
 }
 
 int collector_conf_load(struct collector_conf *c, const char *path, const char **err)

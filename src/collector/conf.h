@@ -24,7 +24,7 @@ struct collector_listen {
 /* forward { ... }: publishing to NATS JetStream (forward.h, docs/FLEET.md) */
 #define COLLECTOR_MAX_NATS_SERVERS 16
 struct collector_forward {
-	bool enabled; /* the group is present */
+	bool enabled; /* the group is present, enabled not false */
 	const char *servers[COLLECTOR_MAX_NATS_SERVERS];
 	size_t nservers;
 	const char *stream;	    /* the JetStream stream (must exist; default KMSG) */
