@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "bytes.h"
+#include "checkpoint.h"
 #include "forward.h"
 #include "journal.h"
 #include "json.h"
@@ -38,15 +39,19 @@ struct fwd_host {
 	uint64_t acked_pos, acked_recno, acked_usec;
 	bool cursor_dirty;
 	uint64_t read_recno; /* the record number after the last entry read */
-	bool want;	     /* may have entries to publish */
-	uint64_t inflight;   /* its messages awaiting an ack */
+	/* Checkpoints (checkpoint.h) published and acked, and published. */
+	uint64_t cp_acked, cp_read;
+	bool want;	   /* may have entries to publish */
+	uint64_t inflight; /* its messages awaiting an ack */
 };
 
 /* A message awaiting its ack, in publish order. */
 struct fwd_slot {
 	natsMsg *msg; /* owned by libnats until its ack comes */
 	struct fwd_host *h;
+	bool checkpoint;	  /* a checkpoint (cp_next), else a record */
 	uint64_t end, next_recno; /* the cursor once this is acked */
+	uint64_t cp_next;
 	uint64_t sent_ms;
 	bool acked;
 };
@@ -150,6 +155,7 @@ static int cursor_load(struct fwd_host *h)
 	h->acked_pos = get_be64(b + 8);
 	h->acked_recno = get_be64(b + 16);
 	h->acked_usec = get_be64(b + 24);
+	h->cp_acked = get_be64(b + 32);
 	return 0;
 }
 
@@ -161,6 +167,7 @@ static int cursor_save(struct fwd_host *h)
 	put_be64(b + 8, h->acked_pos);
 	put_be64(b + 16, h->acked_recno);
 	put_be64(b + 24, h->acked_usec);
+	put_be64(b + 32, h->cp_acked);
 	snprintf(p, sizeof(p), "%s/" FORWARD_CURSOR_FILE, h->dir);
 	snprintf(t, sizeof(t), "%s.tmp", p);
 	int fd = open(t, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
@@ -263,6 +270,7 @@ static int hosts_add(struct forward *fw, const struct collector_conf *conf)
 			h->acked_pos = h->acked_recno = 0;
 		}
 		h->read_recno = h->acked_recno;
+		h->cp_read = h->cp_acked;
 		h->want = true;
 		n++;
 	}
@@ -362,6 +370,29 @@ static int entry_json(struct forward *fw, const char *host, const struct journal
 	return 0;
 }
 
+/* Hand m to libnats and take a slot of the window for it (sl filled in
+ * but for msg and sent_ms). m is gone either way. */
+static int send_msg(struct forward *fw, natsMsg *m, const struct fwd_slot *sl)
+{
+	natsMsg *keep = m;
+	natsStatus s = js_PublishMsgAsync(fw->js, &m, NULL);
+	if (s != NATS_OK) {
+		/* Not taken: m is still ours. */
+		natsMsg_Destroy(m);
+		log_debug("forward: publish: %s", natsStatus_GetText(s));
+		return -EAGAIN;
+	}
+	struct fwd_slot *n = &fw->ring[(fw->head + fw->n) % fw->cap];
+	*n = *sl;
+	n->msg = keep;
+	n->sent_ms = loop_now_ms(fw->loop);
+	fw->n++;
+	if (!sl->checkpoint)
+		sl->h->inflight++;
+	fw->st.published++;
+	return 0;
+}
+
 static int publish(struct forward *fw, struct fwd_host *h, const struct journal_entry *e)
 {
 	char sid[33], id[64], seq[24];
@@ -376,7 +407,7 @@ static int publish(struct forward *fw, struct fwd_host *h, const struct journal_
 	hex(sid, e->stream_id, 16);
 	snprintf(id, sizeof(id), "%s:%016" PRIx64, sid, e->rec.stream_seq);
 	snprintf(seq, sizeof(seq), "%" PRIu64, e->rec.stream_seq);
-	snprintf(fw->subject, STORE_NAME_MAX + 256, "%s.%s", fw->conf->forward.subject_prefix, h->name);
+	snprintf(fw->subject, STORE_NAME_MAX * 2 + 256, "%s.%s", fw->conf->forward.subject_prefix, h->name);
 	natsMsg *m = NULL;
 	natsStatus s = natsMsg_Create(&m, fw->subject, NULL, fw->jbuf, (int)fw->jlen);
 	if (s == NATS_OK)
@@ -395,26 +426,12 @@ static int publish(struct forward *fw, struct fwd_host *h, const struct journal_
 		natsMsg_Destroy(m);
 		return -ENOMEM;
 	}
-	natsMsg *keep = m;
-	s = js_PublishMsgAsync(fw->js, &m, NULL);
-	if (s != NATS_OK) {
-		/* Not taken: m is still ours. */
-		natsMsg_Destroy(m);
-		log_debug("forward: publish: %s", natsStatus_GetText(s));
-		return -EAGAIN;
-	}
-	struct fwd_slot *sl = &fw->ring[(fw->head + fw->n) % fw->cap];
-	*sl = (struct fwd_slot){
-		.msg = keep,
+	struct fwd_slot sl = {
 		.h = h,
 		.end = (uint64_t)journal_reader_offset(h->rd),
 		.next_recno = e->recno + 1,
-		.sent_ms = loop_now_ms(fw->loop),
 	};
-	fw->n++;
-	h->inflight++;
-	fw->st.published++;
-	return 0;
+	return send_msg(fw, m, &sl);
 }
 
 /* Everything not acked is published again, from the cursors. */
@@ -435,6 +452,7 @@ static void rewind_all(struct forward *fw, const char *why)
 		h->inflight = 0;
 		h->want = true;
 		h->read_recno = h->acked_recno;
+		h->cp_read = h->cp_acked;
 		if (!h->rd)
 			continue;
 		int r = h->acked_pos ? journal_reader_seek(h->rd, (off_t)h->acked_pos) : -ESTALE;
@@ -453,6 +471,13 @@ static void advance(struct forward *fw)
 	uint64_t now = clock_usec(CLOCK_REALTIME);
 	while (fw->n && fw->ring[fw->head].acked) {
 		struct fwd_slot *s = &fw->ring[fw->head];
+		if (s->checkpoint) {
+			s->h->cp_acked = s->cp_next;
+			s->h->cursor_dirty = true;
+			fw->head = (fw->head + 1) % fw->cap;
+			fw->n--;
+			continue;
+		}
 		s->h->acked_pos = s->end;
 		s->h->acked_recno = s->next_recno;
 		s->h->acked_usec = now;
@@ -468,10 +493,93 @@ static void advance(struct forward *fw)
 	}
 }
 
+/*
+ * The tamper commitments of h: its checkpoints (checkpoint.h) not yet
+ * published, to PREFIX.$checkpoint.ORIGIN.HOST (a '$' token no host name
+ * can have), message id "checkpoint:ORIGIN:HOST:RECORDS" (hex), header
+ * Kmsg-Kind: checkpoint, the body a JSON object (docs/FLEET.md). What
+ * another collector and the stream hold of them exposes a journal
+ * rewritten here. The commitment module of issue "Integrity and abuse"
+ * publishes its chain heads through this same path (a slot with
+ * checkpoint set): its records replace the checkpoint file read here.
+ * Returns 0, or -EAGAIN when publishing must stop for now.
+ */
+static int host_checkpoints(struct forward *fw, struct fwd_host *h)
+{
+	char p[4096];
+	snprintf(p, sizeof(p), "%s/" CHECKPOINT_FILE, h->dir);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	int r = 0;
+	while (fw->n < fw->cap) {
+		uint8_t b[CHECKPOINT_LEN];
+		struct checkpoint c;
+		ssize_t n =
+			pread(fd, b, sizeof(b), (off_t)(CHECKPOINT_HDR_LEN + h->cp_read * CHECKPOINT_LEN));
+		if (n != (ssize_t)sizeof(b) || checkpoint_decode(b, &c) < 0)
+			break; /* the end, or one being written */
+		char chain[65], id[STORE_NAME_MAX * 2 + 64];
+		hex(chain, c.chain, sizeof(c.chain));
+		snprintf(id, sizeof(id), "checkpoint:%s:%s:%016" PRIx64, fw->origin, h->name, c.records);
+		snprintf(fw->subject, STORE_NAME_MAX * 2 + 256, "%s.$checkpoint.%s.%s",
+			 fw->conf->forward.subject_prefix, fw->origin, h->name);
+		rewind(fw->jf);
+		struct json j;
+		json_init(&j, fw->jf, false);
+		json_object_begin(&j);
+		json_key(&j, "host");
+		json_cstring(&j, h->name);
+		json_key(&j, "origin");
+		json_cstring(&j, fw->origin);
+		json_key(&j, "records");
+		json_u64(&j, c.records);
+		json_key(&j, "end");
+		json_u64(&j, c.end);
+		json_key(&j, "segment");
+		json_u64(&j, c.segment);
+		json_key(&j, "written_usec");
+		json_u64(&j, c.written_usec);
+		json_key(&j, "chain");
+		json_cstring(&j, chain);
+		json_object_end(&j);
+		off_t len = fflush(fw->jf) == 0 ? ftello(fw->jf) : -1;
+		natsMsg *m = NULL;
+		natsStatus s =
+			len < 0 ? NATS_NO_MEMORY : natsMsg_Create(&m, fw->subject, NULL, fw->jbuf, (int)len);
+		if (s == NATS_OK)
+			s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
+		if (s == NATS_OK)
+			s = natsMsgHeader_Set(m, "Kmsg-Kind", "checkpoint");
+		if (s == NATS_OK)
+			s = natsMsgHeader_Set(m, "Kmsg-Host", h->name);
+		if (s == NATS_OK)
+			s = natsMsgHeader_Set(m, "Kmsg-Origin", fw->origin);
+		if (s != NATS_OK) {
+			natsMsg_Destroy(m);
+			r = -ENOMEM;
+			break;
+		}
+		struct fwd_slot sl = { .h = h, .checkpoint = true, .cp_next = h->cp_read + 1 };
+		if ((r = send_msg(fw, m, &sl)) < 0)
+			break;
+		h->cp_read++;
+	}
+	close(fd);
+	if (r < 0) {
+		fw->st.errors++;
+		rewind_all(fw, "publish failed");
+		return -EAGAIN;
+	}
+	return 0;
+}
+
 /* Entries of h until its turn ends, the window is full, or its journal
  * ends. Returns 0, or -EAGAIN when publishing must stop for now. */
 static int host_pump(struct forward *fw, struct fwd_host *h)
 {
+	if (host_checkpoints(fw, h) < 0)
+		return -EAGAIN;
 	int r = host_open(fw, h);
 	if (r <= 0) {
 		if (r < 0)
@@ -688,7 +796,7 @@ int forward_new(struct forward **ret, struct loop *l, const struct collector_con
 	fw->ring = calloc(fw->cap, sizeof(*fw->ring));
 	fw->enc = malloc(RECORD_MAX);
 	fw->b64 = malloc(sodium_base64_ENCODED_LEN(RECORD_MAX, sodium_base64_VARIANT_ORIGINAL));
-	fw->subject = malloc(STORE_NAME_MAX + 256);
+	fw->subject = malloc(STORE_NAME_MAX * 2 + 256);
 	fw->jf = open_memstream(&fw->jbuf, &fw->jlen);
 	int r = fw->ring && fw->enc && fw->b64 && fw->subject && fw->jf ? view_new(&fw->view) : -ENOMEM;
 	if (r == 0)

@@ -18,7 +18,9 @@
  *   Kmsg-Record      the record's encoding (docs/PROTOCOL.md), base64
  *
  * Records only: the collector's own events (source collector: sessions,
- * gaps) describe that collector and are not published.
+ * gaps) describe that collector and are not published. The host's
+ * checkpoints (its chain heads, checkpoint.h) go to
+ * PREFIX.$checkpoint.ORIGIN.HOST (forward.c, host_checkpoints).
  *
  * Publishing is asynchronous, at most forward.window messages awaiting
  * JetStream's ack; acks come on libnats's threads and are handed to the
@@ -39,10 +41,11 @@
 /* STATE_DIR/hosts/NAME/forward: magic, then u64 BE each: position just
  * after the last record acked (0: none yet), the journal record number
  * after it (records before it are forwarded or not to be), the time of
- * the last move (usec). */
+ * the last move (usec), the checkpoints acked (the first N entries of
+ * the host's checkpoint file). */
 #define FORWARD_CURSOR_FILE "forward"
 #define FORWARD_CURSOR_MAGIC "KSFWD001"
-#define FORWARD_CURSOR_LEN 32
+#define FORWARD_CURSOR_LEN 40
 
 struct forward;
 

@@ -17,7 +17,9 @@
 #   - both collectors' forward cursors reach their journals' ends
 #     (kmsgctl --list-hosts: FWD LAG 0), --verify is clean on both;
 #   - B, restarted without its cursors, publishes all it holds again and
-#     the stream still holds every record once (message ids).
+#     the stream still holds every record once (message ids);
+#   - the stream holds each collector's checkpoints of each host (chain
+#     heads: records and chain value), exactly those of its files.
 # Usage: test-fleet-forward.sh BUILD_DIR NATS_STREAM_TOOL
 BUILD=${1:?usage: test-fleet-forward.sh BUILD_DIR NATS_STREAM_TOOL}
 NS=${2:-}
@@ -115,6 +117,7 @@ collectors = (
 EOC
 	"$SHIPPER" -d -c "$T/$h.conf" >>"$T/shipper-$h.log" 2>&1 &
 	EXTRA_PIDS="$EXTRA_PIDS $!"
+	AGENT_PIDS="${AGENT_PIDS:-} $!"
 done
 
 # ---- records flow: 100 per second per host for 24 s ----
@@ -168,9 +171,18 @@ import json, sys
 dump, expect, prefix = sys.argv[1:4]
 want = set(l.strip() for l in open(expect))
 seen, ids, origins, wrong = {}, {}, {}, []
+cps = {}
 for line in open(dump):
     mid, subj, origin, data = line.rstrip("\n").split("\t", 3)
     o = json.loads(data)
+    if ".$checkpoint." in subj:
+        # A checkpoint (the collector's chain head): compared with the
+        # stores' checkpoint files below.
+        if subj != "kmsg.$checkpoint.%s.%s" % (o["origin"], o["host"]) or mid != "checkpoint:%s:%s:%016x" % (o["origin"], o["host"], o["records"]):
+            wrong.append("checkpoint %s on %s: %s" % (mid, subj, data))
+        cps.setdefault((o["origin"], o["host"]), []).append((o["records"], o["chain"]))
+        ids[mid] = ids.get(mid, 0) + 1
+        continue
     ids[mid] = ids.get(mid, 0) + 1
     origins[origin] = origins.get(origin, 0) + 1
     m = o.get("MESSAGE")
@@ -184,7 +196,8 @@ bad = ["%s: %d times" % (t, seen.get(t, 0)) for t in sorted(want) if seen.get(t,
 bad += ["%s: unexpected" % t for t in sorted(seen) if t not in want]
 bad += ["message id %s: %d times" % (i, n) for i, n in ids.items() if n != 1]
 bad += wrong
-print("stream: %d messages, %d expected, %d found, origins %s, %d problems" % (sum(ids.values()), len(want), len(seen), origins, len(bad)))
+json.dump({"%s/%s" % k: v for k, v in cps.items()}, open(dump + ".checkpoints", "w"))
+print("stream: %d messages, %d expected, %d found, origins %s, %d checkpoints, %d problems" % (sum(ids.values()), len(want), len(seen), origins, sum(map(len, cps.values())), len(bad)))
 for b in bad[:10]:
     print("  " + b)
 sys.exit(1 if bad or len(origins) < 2 else 0)
@@ -222,6 +235,30 @@ start_c b
 wait_lag0 b
 check_stream || { cat "$T/stream-check.txt" >&2; die "stream after B published again"; }
 echo "after B published its journals again: $(cat "$T/stream-check.txt")"
+
+# ---- the checkpoints in the stream are those of the collectors' files ----
+# The agents stop, so no commit writes a checkpoint after this; the
+# collectors publish what they wrote within their next second.
+for p in $AGENT_PIDS; do kill "$p"; wait "$p" 2>/dev/null; done
+sleep 3
+wait_lag0 a
+wait_lag0 b
+check_stream || { cat "$T/stream-check.txt" >&2; die "stream at the end"; }
+$PY - "$T/stream.txt.checkpoints" "$T" <<'EOP' || die "checkpoints"
+import json, os, struct, sys
+cps, t = json.load(open(sys.argv[1])), sys.argv[2]
+bad, n = [], 0
+for c in "ab":
+    for h in os.listdir("%s/store-%s/hosts" % (t, c)):
+        data = open("%s/store-%s/hosts/%s/checkpoints" % (t, c, h), "rb").read()[16:]
+        file = [(struct.unpack(">Q", data[i:i + 8])[0], data[i + 32:i + 64].hex()) for i in range(0, len(data) - 95, 96)]
+        got = [tuple(x) for x in cps.get("collector-%s/%s" % (c, h), [])]
+        n += len(got)
+        if sorted(got) != sorted(file):
+            bad.append("collector-%s/%s: stream %d checkpoints, file %d, differing %s" % (c, h, len(got), len(file), sorted(set(map(tuple, got)) ^ set(file))[:3]))
+print("checkpoints: %d in the stream, as in the files" % n if not bad else "\n".join(bad))
+sys.exit(1 if bad or n == 0 else 0)
+EOP
 
 # ---- the stores: each record at most once in each, all in their union ----
 "$KMSGCTL" -D "$T/store-a" -o json >"$T/a.json" 2>/dev/null || die "kmsgctl A"
