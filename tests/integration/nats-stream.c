@@ -8,6 +8,13 @@
  *   nats-stream URL dump STREAM
  *       every message, one line each: Nats-Msg-Id, TAB, subject, TAB,
  *       Kmsg-Origin, TAB, the message (kmsgctl's JSON)
+ *   nats-stream URL lag STREAM SAMPLES
+ *       for bench/run: "msgs N checkpoints C span_s S lag_ms P50 P99 MAX":
+ *       the stream's messages, those of them on kmsg.$checkpoint.>, the
+ *       time between its first and last one's arrival, and
+ *       of SAMPLES records spread evenly over it, the time from the
+ *       collector receiving each (KMSG_RECEIVED_TIMESTAMP) to JetStream
+ *       storing it
  *
  * Exit 0, or 1 with a message on stderr.
  */
@@ -76,6 +83,56 @@ static int dump(jsCtx *js, const char *stream)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int lag(jsCtx *js, const char *stream, long samples)
+{
+	jsStreamInfo *si = NULL;
+	jsErrCode e = 0;
+	jsOptions o;
+	jsOptions_Init(&o);
+	o.Stream.Info.SubjectsFilter = "kmsg.$checkpoint.>";
+	natsStatus s = js_GetStreamInfo(&si, js, stream, &o, &e);
+	if (s != NATS_OK)
+		return fail("stream info", s, e);
+	uint64_t first = si->State.FirstSeq, last = si->State.LastSeq, msgs = si->State.Msgs, cps = 0;
+	int64_t t_first = si->State.FirstTime, t_last = si->State.LastTime;
+	for (int i = 0; si->State.Subjects && i < si->State.Subjects->Count; i++)
+		cps += si->State.Subjects->List[i].Msgs;
+	jsStreamInfo_Destroy(si);
+	if (msgs == 0 || samples < 1) {
+		printf("msgs 0 checkpoints 0 span_s 0 lag_ms 0 0 0\n");
+		return 0;
+	}
+	int64_t *v = calloc((size_t)samples, sizeof(*v));
+	size_t n = 0;
+	for (long i = 0; i < samples; i++) {
+		uint64_t q = first + (last - first) * (uint64_t)i / (uint64_t)(samples > 1 ? samples - 1 : 1);
+		natsMsg *m = NULL;
+		if (js_GetMsg(&m, js, stream, q, NULL, &e) != NATS_OK)
+			continue;
+		int64_t t = natsMsg_GetTime(m);
+		const char *d = natsMsg_GetData(m), *k = strstr(d, "\"KMSG_RECEIVED_TIMESTAMP\" : \"");
+		if (k)
+			v[n++] = t / 1000 - strtoll(k + 29, NULL, 10);
+		natsMsg_Destroy(m);
+	}
+	if (n == 0) {
+		free(v);
+		return fail("lag: no record among the samples", NATS_NOT_FOUND, 0);
+	}
+	qsort(v, n, sizeof(*v), cmp_i64);
+	printf("msgs %" PRIu64 " checkpoints %" PRIu64 " span_s %.3f lag_ms %.1f %.1f %.1f\n", msgs, cps,
+	       (double)(t_last - t_first) / 1e9, (double)v[n / 2] / 1e3, (double)v[(n * 99) / 100] / 1e3,
+	       (double)v[n - 1] / 1e3);
+	free(v);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
@@ -99,6 +156,8 @@ int main(int argc, char **argv)
 		r = create(js, argv[3], argv[4], atoi(argv[5]));
 	else if (strcmp(argv[2], "dump") == 0 && argc == 4)
 		r = dump(js, argv[3]);
+	else if (strcmp(argv[2], "lag") == 0 && argc == 5)
+		r = lag(js, argv[3], atol(argv[4]));
 	else
 		r = fail("usage", NATS_INVALID_ARG, 0);
 	jsCtx_Destroy(js);
