@@ -91,6 +91,7 @@ struct forward {
 	atomic_int connected;
 	struct loop_timer *pump_timer, *tick;
 	uint64_t hold_until_ms; /* after an error: no publishing before */
+	uint64_t last_rewind_log_ms;
 	struct forward_stats st;
 };
 
@@ -444,8 +445,14 @@ static void rewind_all(struct forward *fw, const char *why)
 	/* Acks already queued name messages whose slots go now: their
 	 * messages are destroyed when the queue is read (no slot found). */
 	fw->st.rewinds++;
-	if (fw->n)
-		log_notice("forward: %s; publishing %zu unacked records again", why, fw->n);
+	/* Once a minute at most: a stream that refuses everything would
+	 * say so every second. The count is in STATUS. */
+	uint64_t now = loop_now_ms(fw->loop);
+	if (fw->n && (fw->last_rewind_log_ms == 0 || now - fw->last_rewind_log_ms >= 60000)) {
+		log_notice("forward: %s; publishing %zu unacked records again (%llu times so far)", why,
+			   fw->n, (unsigned long long)fw->st.rewinds);
+		fw->last_rewind_log_ms = now;
+	}
 	fw->head = fw->n = 0;
 	for (size_t i = 0; i < fw->nhosts; i++) {
 		struct fwd_host *h = &fw->hosts[i];
@@ -578,8 +585,6 @@ static int host_checkpoints(struct forward *fw, struct fwd_host *h)
  * ends. Returns 0, or -EAGAIN when publishing must stop for now. */
 static int host_pump(struct forward *fw, struct fwd_host *h)
 {
-	if (host_checkpoints(fw, h) < 0)
-		return -EAGAIN;
 	int r = host_open(fw, h);
 	if (r <= 0) {
 		if (r < 0)
@@ -707,6 +712,11 @@ static void on_tick(struct loop *l, struct loop_timer *t, void *data)
 	if (fw->n && now - fw->ring[fw->head].sent_ms >= fw->conf->forward.ack_timeout_ms)
 		rewind_all(fw, "no ack from JetStream in time");
 	cursors_save(fw);
+	/* Checkpoints are written at most once a second per host: looked
+	 * for here only, not at every pump (an open and a read per host). */
+	if (atomic_load(&fw->connected) && now >= fw->hold_until_ms)
+		for (size_t i = 0; i < fw->nhosts && host_checkpoints(fw, &fw->hosts[i]) == 0; i++)
+			;
 	/* New segments, records missed, hosts whose journal appeared. */
 	for (size_t i = 0; i < fw->nhosts; i++)
 		fw->hosts[i].want = true;
