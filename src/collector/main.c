@@ -358,14 +358,6 @@ int main(int argc, char **argv)
 	if ((r = collector_sandbox_enter(conf, conf_path)) < 0)
 		goto out;
 	co.sv = sv;
-#ifdef KS_HAVE_NATS
-	/* After the sandbox: libnats's threads start inside it. */
-	if (conf->forward.enabled) {
-		if ((r = forward_new(&co.fw, loop, conf)) < 0)
-			goto out;
-		server_set_commit_hook(sv, on_committed, co.fw);
-	}
-#endif
 	co.last_ms = loop_now_ms(loop);
 	if ((r = loop_signal(loop, SIGTERM, on_signal, NULL)) < 0 ||
 	    (r = loop_signal(loop, SIGINT, on_signal, NULL)) < 0 ||
@@ -376,6 +368,16 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	signal(SIGPIPE, SIG_IGN);
+#ifdef KS_HAVE_NATS
+	/* After the sandbox, so libnats's threads start inside it, and after
+	 * loop_signal blocked the signals, so they inherit the mask and
+	 * SIGTERM reaches the loop's signalfd instead of killing the process. */
+	if (conf->forward.enabled) {
+		if ((r = forward_new(&co.fw, loop, conf)) < 0)
+			goto out;
+		server_set_commit_hook(sv, on_committed, co.fw);
+	}
+#endif
 	log_info("started: %zu client(s), state in %s", conf->nclients, conf->state_dir);
 	notify_send("READY=1");
 	r = loop_run(loop);

@@ -36,6 +36,26 @@ done
 PORT_A=$(free_port)
 PORT_B=$(free_port)
 
+# ---- the forward group's checks (kmsg-collector -n) ----
+# nconf NAME FORWARD_GROUP: a collector.conf with that group.
+nconf() {
+	mkdir -p "$T/ncheck"
+	printf 'private_key_file = "%s/ca.key";\nstate_dir = "%s/ncheck";\nforward = %s;\n' "$T" "$T" "$2" >"$T/$1.conf"
+}
+nconf off '{ enabled = false; }'
+"$COLLECTOR" -n -c "$T/off.conf" >/dev/null 2>"$T/n.err" || die "forward.enabled = false refused: $(cat "$T/n.err")"
+for bad in 'noservers|{ stream = "KMSG"; }|at least one NATS URL' \
+	'creds|{ servers = [ "nats://127.0.0.1:1" ]; creds_file = "/a"; nkey_seed_file = "/b"; }|exclude each other' \
+	'user|{ servers = [ "nats://127.0.0.1:1" ]; user = "u"; }|go together' \
+	'stream|{ servers = [ "nats://127.0.0.1:1" ]; stream = "a.b"; }|forward.stream' \
+	'prefix|{ servers = [ "nats://127.0.0.1:1" ]; subject_prefix = "kmsg.>"; }|forward.subject_prefix' \
+	'window|{ servers = [ "nats://127.0.0.1:1" ]; window = 0; }|forward.window'; do
+	name=${bad%%|*} rest=${bad#*|}
+	nconf "$name" "${rest%|*}"
+	if "$COLLECTOR" -n -c "$T/$name.conf" >/dev/null 2>"$T/n.err"; then die "$name: accepted"; fi
+	grep -qF -- "${rest##*|}" "$T/n.err" || die "$name: message lacks '${rest##*|}': $(cat "$T/n.err")"
+done
+
 # ---- NATS: three nodes, one cluster ----
 N1=$(free_port) N2=$(free_port) N3=$(free_port)
 R1=$(free_port) R2=$(free_port) R3=$(free_port)
@@ -287,5 +307,15 @@ EOP
 for c in a b; do
 	wait_lag0 $c
 	"$KMSGCTL" -D "$T/store-$c" --verify >"$T/verify-$c.txt" 2>&1 || die "--verify $c: $(tail -5 "$T/verify-$c.txt")"
+done
+# ---- both collectors stop cleanly (forwarding's shutdown; sanitizer
+# builds: no report) ----
+for c in a b; do
+	eval "p=\$C_PID_$c"
+	kill "$p"
+	wait "$p"
+	rc=$?
+	[ "$rc" = 0 ] || die "collector $c exited with status $rc on SIGTERM"
+	! grep -E "Sanitizer|runtime error" "$T/collector-$c.log" >&2 || die "collector $c: sanitizer report"
 done
 echo "PASS"
