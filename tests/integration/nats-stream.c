@@ -68,7 +68,10 @@ static int dump(jsCtx *js, const char *stream)
 	jsStreamInfo_Destroy(si);
 	for (uint64_t q = first; q && q <= last; q++) {
 		natsMsg *m = NULL;
-		s = js_GetMsg(&m, js, stream, q, NULL, &e);
+		/* A busy cluster may let a request time out: try again. */
+		for (int t = 0; t < 3; t++)
+			if ((s = js_GetMsg(&m, js, stream, q, NULL, &e)) != NATS_TIMEOUT)
+				break;
 		if (s == NATS_NOT_FOUND)
 			continue;
 		if (s != NATS_OK)
