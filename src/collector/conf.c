@@ -243,6 +243,23 @@ static int load_forward(struct collector_conf *c)
 	return 0;
 }
 
+bool collector_forward_differs(const struct collector_forward *a, const struct collector_forward *b)
+{
+	bool d = a->enabled != b->enabled || a->nservers != b->nservers || a->tls != b->tls ||
+		 a->window != b->window || a->ack_timeout_ms != b->ack_timeout_ms;
+	for (size_t i = 0; !d && i < a->nservers; i++)
+		d = strcmp(a->servers[i], b->servers[i]) != 0;
+	const char *const sa[] = { a->stream,	      a->subject_prefix, a->origin,   a->creds_file,
+				   a->nkey_seed_file, a->user,		 a->password, a->tls_ca_file,
+				   a->tls_cert_file,  a->tls_key_file };
+	const char *const sb[] = { b->stream,	      b->subject_prefix, b->origin,   b->creds_file,
+				   b->nkey_seed_file, b->user,		 b->password, b->tls_ca_file,
+				   b->tls_cert_file,  b->tls_key_file };
+	for (size_t i = 0; !d && i < sizeof(sa) / sizeof(sa[0]); i++)
+		d = cfg_str_differs(sa[i], sb[i]);
+	return d;
+}
+
 int collector_conf_load(struct collector_conf *c, const char *path, const char **err)
 {
 	static char oom[] = "out of memory";

@@ -71,6 +71,8 @@ struct collector_conf {
 __attribute__((warn_unused_result)) int collector_conf_load(struct collector_conf *c, const char *path,
 							    const char **err);
 void collector_conf_free(struct collector_conf *c);
+/* Whether two forward groups differ in any setting (a reload names it). */
+bool collector_forward_differs(const struct collector_forward *a, const struct collector_forward *b);
 
 /* The client with this public key, or NULL (constant time in the key). */
 const struct collector_client *collector_conf_client(const struct collector_conf *c, const uint8_t pub[32]);

@@ -66,7 +66,9 @@ struct fwd_ack {
 
 struct forward {
 	struct loop *loop;
-	const struct collector_conf *conf;
+	/* The settings of the start: a reload only adds hosts (forward.h). */
+	char *state_dir, *prefix;
+	uint64_t ack_timeout_ms;
 	char origin[STORE_NAME_MAX + 1];
 	struct fwd_host *hosts;
 	size_t nhosts;
@@ -258,7 +260,7 @@ static int hosts_add(struct forward *fw, const struct collector_conf *conf)
 			continue;
 		struct fwd_host *h = &nh[n];
 		snprintf(h->name, sizeof(h->name), "%s", name);
-		if (asprintf(&h->dir, "%s/hosts/%s", conf->state_dir, name) < 0) {
+		if (asprintf(&h->dir, "%s/hosts/%s", fw->state_dir, name) < 0) {
 			h->dir = NULL;
 			r = -ENOMEM;
 			break;
@@ -408,7 +410,7 @@ static int publish(struct forward *fw, struct fwd_host *h, const struct journal_
 	hex(sid, e->stream_id, 16);
 	snprintf(id, sizeof(id), "%s:%016" PRIx64, sid, e->rec.stream_seq);
 	snprintf(seq, sizeof(seq), "%" PRIu64, e->rec.stream_seq);
-	snprintf(fw->subject, STORE_NAME_MAX * 2 + 256, "%s.%s", fw->conf->forward.subject_prefix, h->name);
+	snprintf(fw->subject, STORE_NAME_MAX * 2 + 256, "%s.%s", fw->prefix, h->name);
 	natsMsg *m = NULL;
 	natsStatus s = natsMsg_Create(&m, fw->subject, NULL, fw->jbuf, (int)fw->jlen);
 	if (s == NATS_OK)
@@ -529,8 +531,8 @@ static int host_checkpoints(struct forward *fw, struct fwd_host *h)
 		char chain[65], id[STORE_NAME_MAX * 2 + 64];
 		hex(chain, c.chain, sizeof(c.chain));
 		snprintf(id, sizeof(id), "checkpoint:%s:%s:%016" PRIx64, fw->origin, h->name, c.records);
-		snprintf(fw->subject, STORE_NAME_MAX * 2 + 256, "%s.$checkpoint.%s.%s",
-			 fw->conf->forward.subject_prefix, fw->origin, h->name);
+		snprintf(fw->subject, STORE_NAME_MAX * 2 + 256, "%s.$checkpoint.%s.%s", fw->prefix,
+			 fw->origin, h->name);
 		rewind(fw->jf);
 		struct json j;
 		json_init(&j, fw->jf, false);
@@ -709,7 +711,7 @@ static void on_tick(struct loop *l, struct loop_timer *t, void *data)
 {
 	struct forward *fw = data;
 	uint64_t now = loop_now_ms(l);
-	if (fw->n && now - fw->ring[fw->head].sent_ms >= fw->conf->forward.ack_timeout_ms)
+	if (fw->n && now - fw->ring[fw->head].sent_ms >= fw->ack_timeout_ms)
 		rewind_all(fw, "no ack from JetStream in time");
 	cursors_save(fw);
 	/* Checkpoints are written at most once a second per host: looked
@@ -736,7 +738,6 @@ void forward_committed(struct forward *fw, const char *host)
 
 void forward_set_conf(struct forward *fw, const struct collector_conf *conf)
 {
-	fw->conf = conf;
 	if (hosts_add(fw, conf) < 0)
 		log_warn("forward: out of memory adding hosts; new hosts are forwarded after a restart");
 	want_pump(fw);
@@ -795,7 +796,9 @@ int forward_new(struct forward **ret, struct loop *l, const struct collector_con
 	if (!fw)
 		return -ENOMEM;
 	fw->loop = l;
-	fw->conf = conf;
+	fw->state_dir = strdup(conf->state_dir);
+	fw->prefix = strdup(f->subject_prefix);
+	fw->ack_timeout_ms = f->ack_timeout_ms;
 	fw->efd = -1;
 	pthread_mutex_init(&fw->lock, NULL);
 	if (f->origin)
@@ -808,7 +811,9 @@ int forward_new(struct forward **ret, struct loop *l, const struct collector_con
 	fw->b64 = malloc(sodium_base64_ENCODED_LEN(RECORD_MAX, sodium_base64_VARIANT_ORIGINAL));
 	fw->subject = malloc(STORE_NAME_MAX * 2 + 256);
 	fw->jf = open_memstream(&fw->jbuf, &fw->jlen);
-	int r = fw->ring && fw->enc && fw->b64 && fw->subject && fw->jf ? view_new(&fw->view) : -ENOMEM;
+	int r = fw->ring && fw->enc && fw->b64 && fw->subject && fw->jf && fw->state_dir && fw->prefix
+			? view_new(&fw->view)
+			: -ENOMEM;
 	if (r == 0)
 		r = hosts_add(fw, conf);
 	if (r == 0 && (fw->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
@@ -911,6 +916,8 @@ void forward_free(struct forward *fw)
 	free(fw->enc);
 	free(fw->b64);
 	free(fw->subject);
+	free(fw->state_dir);
+	free(fw->prefix);
 	pthread_mutex_destroy(&fw->lock);
 	free(fw);
 }

@@ -63,15 +63,15 @@ struct forward_stats {
 
 /*
  * Start forwarding for conf->forward (enabled). Connects in the
- * background (a NATS that is down only delays). conf must outlive fw;
- * state_dir is the store's. Returns 0 or -errno (logged).
+ * background (a NATS that is down only delays). What it needs of conf is
+ * copied. Returns 0 or -errno (logged).
  */
 __attribute__((warn_unused_result)) int forward_new(struct forward **ret, struct loop *l,
 						    const struct collector_conf *conf);
 /* Host name's records were committed: publish them soon. */
 void forward_committed(struct forward *fw, const char *host);
-/* A reloaded configuration: new clients are forwarded too (NATS settings
- * take effect at the next restart). */
+/* A reloaded configuration: new clients are forwarded too; the forward
+ * settings take effect at the next restart (main.c says which changed). */
 void forward_set_conf(struct forward *fw, const struct collector_conf *conf);
 void forward_get_stats(const struct forward *fw, struct forward_stats *st);
 /* Write the cursors, close the connection, free. */

@@ -78,6 +78,7 @@ static void report_restart_needed(const struct collector_conf *o, const struct c
 		{ "state_dir", cfg_str_differs(o->state_dir, n->state_dir) },
 		{ "user", cfg_str_differs(o->user, n->user) },
 		{ "listen", listen },
+		{ "forward", collector_forward_differs(&o->forward, &n->forward) },
 	};
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
 		if (c[i].changed)

@@ -318,6 +318,18 @@ for c in a b; do
 	wait_lag0 $c
 	"$KMSGCTL" -D "$T/store-$c" --verify >"$T/verify-$c.txt" 2>&1 || die "--verify $c: $(tail -5 "$T/verify-$c.txt")"
 done
+# ---- a reload (SIGHUP) applies no forward setting and says so ----
+# (rewritten in place: Landlock allows the file, not a new one in its place)
+sed 's/window = 256;/window = 128;/' "$T/collector-a.conf" >"$T/collector-a.conf.new"
+cat "$T/collector-a.conf.new" >"$T/collector-a.conf"
+kill -HUP "$C_PID_a"
+for _ in $(seq 100); do
+	grep -q "reload: forward changed: takes effect at the next restart" "$T/collector-a.log" && break
+	sleep 0.1
+done
+grep -q "reload: forward changed: takes effect at the next restart" "$T/collector-a.log" ||
+	die "reload: no warning about the changed forward group"
+
 # ---- both collectors stop cleanly (forwarding's shutdown; sanitizer
 # builds: no report) ----
 for c in a b; do
