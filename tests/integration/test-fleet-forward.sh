@@ -8,7 +8,8 @@
 # one B). While the agents' records flow: one NATS node is killed (-9) and
 # started again, collector A is killed (-9), so its agents fail over to
 # B, and started again (they come back), then the whole NATS cluster is
-# stopped and started again. At the end:
+# stopped and started again; then, with NATS down, records still get
+# stored (and acked) and FWD LAG shows the forward behind. At the end:
 #   - the stream holds every record exactly once (by its MESSAGE token and
 #     by its message id), records of both origins among them;
 #   - each collector's store holds each record at most once, and the two
@@ -230,6 +231,38 @@ until check_stream; do
 	sleep 1
 done
 cat "$T/stream-check.txt"
+
+# ---- NATS all down: the collectors store and ack as before, the
+# forward lags (FWD LAG > 0), and catches up when NATS is back ----
+for i in 1 2 3; do nats_stop $i; done
+$PY - "$T" "$NAME-$RUNID-" "$HOSTS" <<'EOP'
+import sys
+t, prefix, hosts = sys.argv[1], sys.argv[2], sys.argv[3].split()
+with open("%s/expect" % t, "a") as e:
+    for h in hosts:
+        with open("%s/%s.kmsg" % (t, h), "a") as f:
+            for i in range(100):
+                f.write("6,%d,%d,-;%s%s-outage-%d\n" % (100000 + i, 1000 * (100000 + i), prefix, h, i))
+                e.write("%s%s-outage-%d\n" % (prefix, h, i))
+EOP
+deadline=$(($(date +%s) + 30))
+while :; do
+	n=0
+	for c in a b; do
+		n=$((n + $("$KMSGCTL" -D "$T/store-$c" -o cat 2>/dev/null | grep -c -- "-outage-")))
+	done
+	[ "$n" -ge 300 ] && break
+	[ "$(date +%s)" -ge "$deadline" ] && die "NATS down: only $n of 300 records stored in 30 s"
+	sleep 0.5
+done
+lagging=0
+for c in a b; do
+	"$KMSGCTL" -D "$T/store-$c" --list-hosts -o json >"$T/hosts-$c.json" || die "list-hosts $c"
+	lagging=$((lagging + $($PY -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if l.strip() and (json.loads(l)["forward_lag"] or 0) > 0))' "$T/hosts-$c.json")))
+done
+[ "$lagging" -ge 1 ] || die "NATS down: no host shows a forward lag"
+echo "NATS down: 300 records stored, $lagging host(s) with FWD LAG > 0"
+for i in 1 2 3; do nats_start $i; done
 
 # wait_lag0 C: collector C's forward cursors at its journals' ends.
 wait_lag0() {
