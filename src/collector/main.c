@@ -218,6 +218,17 @@ static int check_start(const struct collector_conf *c, const char *conf_path, bo
 		r = startcheck_reach(&s, "configuration", conf_path);
 	if (r == 0 && c->clients_dir)
 		r = startcheck_reach(&s, "clients directory", c->clients_dir);
+	/* Forwarding's files: libnats reads them at every connection. */
+	const char *const fwd[][2] = {
+		{ "forward.creds_file", c->forward.creds_file },
+		{ "forward.nkey_seed_file", c->forward.nkey_seed_file },
+		{ "forward.tls_ca_file", c->forward.tls_ca_file },
+		{ "forward.tls_cert_file", c->forward.tls_cert_file },
+		{ "forward.tls_key_file", c->forward.tls_key_file },
+	};
+	for (size_t i = 0; r == 0 && c->forward.enabled && i < sizeof(fwd) / sizeof(fwd[0]); i++)
+		if (fwd[i][1] && (r = startcheck_readable(&s, fwd[i][0], fwd[i][1], false)) == 0)
+			r = startcheck_reach(&s, fwd[i][0], fwd[i][1]);
 	if (r < 0) {
 		sodium_memzero(priv, KEY_LEN);
 		log_err("%s", s.err);

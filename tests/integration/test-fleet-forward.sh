@@ -50,7 +50,8 @@ for bad in 'noservers|{ stream = "KMSG"; }|at least one NATS URL' \
 	'user|{ servers = [ "nats://127.0.0.1:1" ]; user = "u"; }|go together' \
 	'stream|{ servers = [ "nats://127.0.0.1:1" ]; stream = "a.b"; }|forward.stream' \
 	'prefix|{ servers = [ "nats://127.0.0.1:1" ]; subject_prefix = "kmsg.>"; }|forward.subject_prefix' \
-	'window|{ servers = [ "nats://127.0.0.1:1" ]; window = 0; }|forward.window'; do
+	'window|{ servers = [ "nats://127.0.0.1:1" ]; window = 0; }|forward.window' \
+	"credsfile|{ servers = [ \"nats://127.0.0.1:1\" ]; creds_file = \"$T/none.creds\"; }|forward.creds_file $T/none.creds"; do
 	name=${bad%%|*} rest=${bad#*|}
 	nconf "$name" "${rest%|*}"
 	if "$COLLECTOR" -n -c "$T/$name.conf" >/dev/null 2>"$T/n.err"; then die "$name: accepted"; fi
