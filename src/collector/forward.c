@@ -30,6 +30,10 @@
 #define FWD_TICK_MS 1000
 /* After a publish error, wait this long before publishing again. */
 #define FWD_BACKOFF_MS 1000
+/* A reader keeps every segment it has read open: closed and opened again
+ * at the cursor this often (when nothing of the host is in flight), so
+ * that segments retention removed do not stay on the disk through it. */
+#define FWD_REOPEN_TICKS 10
 
 struct fwd_host {
 	char name[STORE_NAME_MAX + 1];
@@ -41,8 +45,9 @@ struct fwd_host {
 	uint64_t read_recno; /* the record number after the last entry read */
 	/* Checkpoints (checkpoint.h) published and acked, and published. */
 	uint64_t cp_acked, cp_read;
-	bool want;	   /* may have entries to publish */
-	uint64_t inflight; /* its messages awaiting an ack */
+	bool want;	     /* may have entries to publish */
+	uint64_t inflight;   /* its messages awaiting an ack */
+	unsigned ticks_open; /* ticks since the reader was opened */
 };
 
 /* A message awaiting its ack, in publish order. */
@@ -720,8 +725,16 @@ static void on_tick(struct loop *l, struct loop_timer *t, void *data)
 		for (size_t i = 0; i < fw->nhosts && host_checkpoints(fw, &fw->hosts[i]) == 0; i++)
 			;
 	/* New segments, records missed, hosts whose journal appeared. */
-	for (size_t i = 0; i < fw->nhosts; i++)
-		fw->hosts[i].want = true;
+	for (size_t i = 0; i < fw->nhosts; i++) {
+		struct fwd_host *h = &fw->hosts[i];
+		h->want = true;
+		/* Nothing in flight: the cursor is the reader's position. */
+		if (h->rd && h->inflight == 0 && ++h->ticks_open >= FWD_REOPEN_TICKS) {
+			journal_reader_free(h->rd);
+			h->rd = NULL;
+			h->ticks_open = 0;
+		}
+	}
 	pump(fw);
 	if (loop_timer_add(l, FWD_TICK_MS, on_tick, fw, &fw->tick) < 0)
 		fw->tick = NULL;

@@ -102,6 +102,7 @@ private_key_file = "$T/c$c.key";
 state_dir = "$T/store-$c";
 listen = ( { address = "127.0.0.1"; port = $port; } );
 $clients
+store = { segment_size = "64K"; };
 forward = {
   servers = [ $URLS ];
   origin = "collector-$c";
@@ -352,6 +353,19 @@ for c in a b; do
 	wait_lag0 $c
 	"$KMSGCTL" -D "$T/store-$c" --verify >"$T/verify-$c.txt" 2>&1 || die "--verify $c: $(tail -5 "$T/verify-$c.txt")"
 done
+# ---- the forward's readers do not keep the segments they passed open
+# (they are reopened at the cursor every 10 s): at most one segment of a
+# host open for the store and one for the forward ----
+sleep 11
+for c in a b; do
+	eval "p=\$C_PID_$c"
+	open=$(ls -l "/proc/$p/fd" | grep -c '\.seg')
+	segs=$(ls "$T"/store-$c/hosts/*/*.seg | wc -l)
+	hosts=$(ls "$T/store-$c/hosts" | wc -l)
+	echo "collector $c: $segs segments of $hosts hosts, $open open"
+	[ "$open" -le $((2 * hosts)) ] || die "collector $c holds $open segment files open for $hosts hosts"
+done
+
 # ---- a reload (SIGHUP) applies no forward setting and says so ----
 # (rewritten in place: Landlock allows the file, not a new one in its place)
 sed 's/window = 256;/window = 128;/' "$T/collector-a.conf" >"$T/collector-a.conf.new"
