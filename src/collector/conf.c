@@ -176,6 +176,99 @@ static int load_clients_dir(struct collector_conf *c, bool is_default)
 	return r;
 }
 
+/* forward { ... } (kmsg-collector.conf(5) FORWARDING). */
+static int load_forward(struct collector_conf *c)
+{
+	struct cfg *g = c->cfg;
+	struct collector_forward *f = &c->forward;
+	f->stream = "KMSG";
+	f->subject_prefix = "kmsg";
+	f->window = 1024;
+	f->ack_timeout_ms = 10000;
+	if (!cfg_exists(g, "forward"))
+		return 0;
+	/* The group present: on, unless enabled = false. */
+	f->enabled = true;
+	if (cfg_bool(g, "forward.enabled", false, &f->enabled))
+		return -EINVAL;
+	int n = cfg_count(g, "forward.servers");
+	if (n < 0)
+		return -EINVAL;
+	if (n == 0 && f->enabled)
+		return cfg_fail(g, "forward", "servers: at least one NATS URL (nats://HOST:PORT) is needed");
+	if (n > COLLECTOR_MAX_NATS_SERVERS)
+		return cfg_fail(g, "forward.servers", "at most %d entries", COLLECTOR_MAX_NATS_SERVERS);
+	int r = 0;
+	for (int i = 0; i < n; i++) {
+		/* (elem_path: not a setting of its own for test-conf-examples.sh) */
+		char elem_path[64];
+		snprintf(elem_path, sizeof(elem_path), "forward.servers.[%d]", i);
+		r |= cfg_string(g, elem_path, true, &f->servers[i]);
+	}
+	f->nservers = (size_t)n;
+	r |= cfg_string(g, "forward.stream", false, &f->stream);
+	r |= cfg_string(g, "forward.subject_prefix", false, &f->subject_prefix);
+	r |= cfg_string(g, "forward.origin", false, &f->origin);
+	r |= cfg_string(g, "forward.creds_file", false, &f->creds_file);
+	r |= cfg_string(g, "forward.nkey_seed_file", false, &f->nkey_seed_file);
+	r |= cfg_string(g, "forward.user", false, &f->user);
+	r |= cfg_string(g, "forward.password", false, &f->password);
+	r |= cfg_bool(g, "forward.tls", false, &f->tls);
+	r |= cfg_string(g, "forward.tls_ca_file", false, &f->tls_ca_file);
+	r |= cfg_string(g, "forward.tls_cert_file", false, &f->tls_cert_file);
+	r |= cfg_string(g, "forward.tls_key_file", false, &f->tls_key_file);
+	r |= cfg_int(g, "forward.window", false, 1, 65536, &f->window);
+	r |= cfg_duration_ms(g, "forward.ack_timeout", false, 1000, 3600000, &f->ack_timeout_ms);
+	if (r)
+		return -EINVAL;
+	/* Stream and subject tokens: no wildcards, blanks or empty tokens. */
+	if (!f->stream[0] || strpbrk(f->stream, " \t.*>/\\"))
+		return cfg_fail(g, "forward.stream",
+				"expected a stream name without blanks, '.', '*', '>', '/'");
+	if (!f->subject_prefix[0] || strpbrk(f->subject_prefix, " \t*>") || f->subject_prefix[0] == '.' ||
+	    f->subject_prefix[strlen(f->subject_prefix) - 1] == '.' || strstr(f->subject_prefix, ".."))
+		return cfg_fail(g, "forward.subject_prefix",
+				"expected subject tokens separated by '.', without blanks, '*', '>'");
+	if (f->origin && !store_name_valid(f->origin))
+		return cfg_fail(g, "forward.origin",
+				"expected a name of 1 to %d characters from A-Z a-z 0-9 . _ -",
+				STORE_NAME_MAX);
+	if (f->creds_file && f->nkey_seed_file)
+		return cfg_fail(g, "forward.nkey_seed_file",
+				"creds_file and nkey_seed_file exclude each other");
+	if (!f->user != !f->password)
+		return cfg_fail(g, f->user ? "forward.user" : "forward.password",
+				"user and password go together");
+	if (!f->tls_cert_file != !f->tls_key_file)
+		return cfg_fail(g, f->tls_cert_file ? "forward.tls_cert_file" : "forward.tls_key_file",
+				"tls_cert_file and tls_key_file go together");
+	if (f->tls_ca_file || f->tls_cert_file)
+		f->tls = true;
+#ifndef KS_HAVE_NATS
+	if (f->enabled)
+		return cfg_fail(g, "forward",
+				"this kmsg-collector was built without NATS support (meson -Dnats=enabled)");
+#endif
+	return 0;
+}
+
+bool collector_forward_differs(const struct collector_forward *a, const struct collector_forward *b)
+{
+	bool d = a->enabled != b->enabled || a->nservers != b->nservers || a->tls != b->tls ||
+		 a->window != b->window || a->ack_timeout_ms != b->ack_timeout_ms;
+	for (size_t i = 0; !d && i < a->nservers; i++)
+		d = strcmp(a->servers[i], b->servers[i]) != 0;
+	const char *const sa[] = { a->stream,	      a->subject_prefix, a->origin,   a->creds_file,
+				   a->nkey_seed_file, a->user,		 a->password, a->tls_ca_file,
+				   a->tls_cert_file,  a->tls_key_file };
+	const char *const sb[] = { b->stream,	      b->subject_prefix, b->origin,   b->creds_file,
+				   b->nkey_seed_file, b->user,		 b->password, b->tls_ca_file,
+				   b->tls_cert_file,  b->tls_key_file };
+	for (size_t i = 0; !d && i < sizeof(sa) / sizeof(sa[0]); i++)
+		d = cfg_str_differs(sa[i], sb[i]);
+	return d;
+}
+
 int collector_conf_load(struct collector_conf *c, const char *path, const char **err)
 {
 	static char oom[] = "out of memory";
@@ -243,6 +336,8 @@ int collector_conf_load(struct collector_conf *c, const char *path, const char *
 			c->clients_dir = NULL;
 		if (r == 0 && c->clients_dir)
 			r = load_clients_dir(c, clients_dir_default);
+		if (r == 0)
+			r = load_forward(c);
 		if (r == 0)
 			r = cfg_finish(g);
 	}

@@ -3,6 +3,7 @@
 
 /* The collector's configuration (collector.conf, man kmsg-collector.conf(5)). */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,24 @@ struct collector_client {
 struct collector_listen {
 	const char *address; /* NULL: every address */
 	char port[8];
+};
+
+/* forward { ... }: publishing to NATS JetStream (forward.h, docs/FLEET.md) */
+#define COLLECTOR_MAX_NATS_SERVERS 16
+struct collector_forward {
+	bool enabled; /* the group is present, enabled not false */
+	const char *servers[COLLECTOR_MAX_NATS_SERVERS];
+	size_t nservers;
+	const char *stream;	    /* the JetStream stream (must exist; default KMSG) */
+	const char *subject_prefix; /* records go to PREFIX.HOST (default kmsg) */
+	const char *origin;	    /* this collector's name in the stream; NULL: the host name */
+	const char *creds_file;	    /* NATS credentials (JWT and nkey seed) */
+	const char *nkey_seed_file; /* or an nkey seed alone */
+	const char *user, *password;
+	const char *tls_ca_file, *tls_cert_file, *tls_key_file;
+	bool tls;			   /* require TLS (implied by any tls_* file) */
+	long long window;		   /* publishes awaiting JetStream's ack at most */
+	unsigned long long ack_timeout_ms; /* no ack for the oldest this long: publish again */
 };
 
 struct collector_conf {
@@ -43,6 +62,7 @@ struct collector_conf {
 	const char *clients_dir; /* one HOST.pub file per client; NULL: none ("") */
 	/* store { ... }: segment size and retention (store.h) */
 	struct store_limits store;
+	struct collector_forward forward;
 };
 
 /*
@@ -52,6 +72,8 @@ struct collector_conf {
 __attribute__((warn_unused_result)) int collector_conf_load(struct collector_conf *c, const char *path,
 							    const char **err);
 void collector_conf_free(struct collector_conf *c);
+/* Whether two forward groups differ in any setting (a reload names it). */
+bool collector_forward_differs(const struct collector_forward *a, const struct collector_forward *b);
 
 /* The client with this public key, or NULL (constant time in the key). */
 const struct collector_client *collector_conf_client(const struct collector_conf *c, const uint8_t pub[32]);

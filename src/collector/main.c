@@ -17,6 +17,9 @@
 
 #include "cfg.h"
 #include "conf.h"
+#ifdef KS_HAVE_NATS
+#include "forward.h"
+#endif
 #include "key.h"
 #include "landlock.h"
 #include "log.h"
@@ -46,7 +49,17 @@ struct collector {
 	int cur;
 	struct server *sv;
 	uint64_t last_records, last_ms;
+#ifdef KS_HAVE_NATS
+	struct forward *fw; /* NULL: not forwarding */
+#endif
 };
+
+#ifdef KS_HAVE_NATS
+static void on_committed(void *data, const char *host)
+{
+	forward_committed(data, host);
+}
+#endif
 
 static void on_signal(struct loop *l, int signo, void *data)
 {
@@ -71,6 +84,7 @@ static void report_restart_needed(const struct collector_conf *o, const struct c
 		{ "user", cfg_str_differs(o->user, n->user) },
 		{ "landlock", o->landlock_required != n->landlock_required },
 		{ "listen", listen },
+		{ "forward", collector_forward_differs(&o->forward, &n->forward) },
 	};
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
 		if (c[i].changed)
@@ -99,6 +113,10 @@ static void on_reload(struct loop *l, int signo, void *data)
 		notify_status_note(NULL);
 		report_restart_needed(&co->conf[co->cur], next);
 		server_set_conf(co->sv, next);
+#ifdef KS_HAVE_NATS
+		if (co->fw)
+			forward_set_conf(co->fw, next);
+#endif
 		log_set_level(next->log_level);
 		collector_conf_free(&co->conf[co->cur]);
 		co->cur = !co->cur;
@@ -153,6 +171,20 @@ static void on_status(struct loop *l, struct loop_timer *t, void *data)
 	char rej[256];
 	size_t off = 0;
 	server_get_stats(co->sv, &st);
+	char fwd[256] = "";
+#ifdef KS_HAVE_NATS
+	if (co->fw) {
+		struct forward_stats fs;
+		forward_get_stats(co->fw, &fs);
+		snprintf(fwd, sizeof(fwd),
+			 "; forward: %s, %llu acked (%llu duplicates), %llu in flight, oldest %llu ms, %llu "
+			 "hosts behind, %llu errors, %llu rewinds",
+			 fs.connected ? "connected" : "NOT CONNECTED", (unsigned long long)fs.acked,
+			 (unsigned long long)fs.duplicates, (unsigned long long)fs.inflight,
+			 (unsigned long long)fs.oldest_ms, (unsigned long long)fs.hosts_behind,
+			 (unsigned long long)fs.errors, (unsigned long long)fs.rewinds);
+	}
+#endif
 	uint64_t now = loop_now_ms(l), dt = now - co->last_ms;
 	uint64_t rate = dt ? (st.records - co->last_records) * 1000 / dt : 0;
 	co->last_records = st.records;
@@ -162,7 +194,7 @@ static void on_status(struct loop *l, struct loop_timer *t, void *data)
 					(unsigned long long)st.rejected[i]);
 	notify_sendf("STATUS=%llu sessions (%llu since start), %zu hosts configured, %llu records (%llu/s), "
 		     "%llu duplicates, %llu urgent (%llu already stored, %llu left for later), %llu commits, "
-		     "%llu DH; rejected:%s%s%s",
+		     "%llu DH; rejected:%s%s%s%s",
 		     (unsigned long long)st.live, (unsigned long long)st.sessions, co->conf[co->cur].nclients,
 		     (unsigned long long)st.records, (unsigned long long)rate,
 		     (unsigned long long)st.duplicates, (unsigned long long)st.urgent[SERVER_URGENT_STORED],
@@ -170,7 +202,7 @@ static void on_status(struct loop *l, struct loop_timer *t, void *data)
 		     (unsigned long long)st.urgent[SERVER_URGENT_LATER], (unsigned long long)st.commits,
 		     (unsigned long long)st.x25519_ops, rej,
 		     landlock_unavailable_why() ? "; sandbox without Landlock: " : "",
-		     landlock_unavailable_why() ? landlock_unavailable_why() : "");
+		     landlock_unavailable_why() ? landlock_unavailable_why() : "", fwd);
 	if (loop_timer_add(l, 1000, on_status, co, NULL) < 0)
 		log_warn("status timer: out of memory; STATUS stops updating");
 }
@@ -251,6 +283,17 @@ static int check_start(const struct collector_conf *c, const char *conf_path, bo
 		r = startcheck_reach(&s, "configuration", conf_path);
 	if (r == 0 && c->clients_dir)
 		r = startcheck_reach(&s, "clients directory", c->clients_dir);
+	/* Forwarding's files: libnats reads them at every connection. */
+	const char *const fwd[][2] = {
+		{ "forward.creds_file", c->forward.creds_file },
+		{ "forward.nkey_seed_file", c->forward.nkey_seed_file },
+		{ "forward.tls_ca_file", c->forward.tls_ca_file },
+		{ "forward.tls_cert_file", c->forward.tls_cert_file },
+		{ "forward.tls_key_file", c->forward.tls_key_file },
+	};
+	for (size_t i = 0; r == 0 && c->forward.enabled && i < sizeof(fwd) / sizeof(fwd[0]); i++)
+		if (fwd[i][1] && (r = startcheck_readable(&s, fwd[i][0], fwd[i][1], false)) == 0)
+			r = startcheck_reach(&s, fwd[i][0], fwd[i][1]);
 	if (r < 0) {
 		sodium_memzero(priv, KEY_LEN);
 		log_err("%s", s.err);
@@ -416,6 +459,16 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	signal(SIGPIPE, SIG_IGN);
+#ifdef KS_HAVE_NATS
+	/* After the sandbox, so libnats's threads start inside it, and after
+	 * loop_signal blocked the signals, so they inherit the mask and
+	 * SIGTERM reaches the loop's signalfd instead of killing the process. */
+	if (conf->forward.enabled) {
+		if ((r = forward_new(&co.fw, loop, conf)) < 0)
+			goto out;
+		server_set_commit_hook(sv, on_committed, co.fw);
+	}
+#endif
 	log_info("started: %zu client(s), state in %s", conf->nclients, conf->state_dir);
 	notify_send("READY=1");
 	r = loop_run(loop);
@@ -426,6 +479,9 @@ int main(int argc, char **argv)
 out:
 	sodium_memzero(priv, sizeof(priv));
 	server_free(sv);
+#ifdef KS_HAVE_NATS
+	forward_free(co.fw);
+#endif
 	store_free(store);
 	loop_free(loop);
 	collector_conf_free(&co.conf[co.cur]);

@@ -159,6 +159,16 @@ static const int collector_calls[] = {
  * accepted socket is not created by socket(2). */
 static const int collector_families[] = { AF_UNIX };
 
+/* Forwarding to NATS (forward.h, when configured): libnats's threads
+ * (clone3, or clone where it is missing), its TCP connections to the
+ * servers, made again after a disconnection (socket, connect, poll), and
+ * name lookups of their URLs. */
+static const int nats_calls[] = {
+	SYS_clone, SYS_clone3,	 SYS_set_robust_list, SYS_rseq,	 SYS_sched_yield,
+	SYS_bind,  SYS_sendmmsg, SYS_pipe2,	      SYS_prctl,
+};
+static const int nats_families[] = { AF_UNIX, AF_INET, AF_INET6 };
+
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static int enter_landlock(const struct collector_conf *c, const char *conf_path)
@@ -182,6 +192,18 @@ static int enter_landlock(const struct collector_conf *c, const char *conf_path)
 		{ c->clients_dir ? c->clients_dir : confdir, LANDLOCK_R },
 		{ "/etc/localtime", LANDLOCK_R },
 		{ "/usr/share/zoneinfo", LANDLOCK_R },
+		/* forwarding: name lookups of the NATS servers, its key files */
+		{ c->forward.enabled ? "/etc/hosts" : conf_path, LANDLOCK_R },
+		{ c->forward.enabled ? "/etc/resolv.conf" : conf_path, LANDLOCK_R },
+		{ c->forward.enabled ? "/etc/nsswitch.conf" : conf_path, LANDLOCK_R },
+		{ c->forward.enabled ? "/etc/gai.conf" : conf_path, LANDLOCK_R },
+		{ c->forward.enabled ? "/etc/host.conf" : conf_path, LANDLOCK_R },
+		{ c->forward.enabled ? "/usr/lib/ssl" : conf_path, LANDLOCK_R }, /* OpenSSL's defaults */
+		{ c->forward.creds_file ? c->forward.creds_file : conf_path, LANDLOCK_R },
+		{ c->forward.nkey_seed_file ? c->forward.nkey_seed_file : conf_path, LANDLOCK_R },
+		{ c->forward.tls_ca_file ? c->forward.tls_ca_file : conf_path, LANDLOCK_R },
+		{ c->forward.tls_cert_file ? c->forward.tls_cert_file : conf_path, LANDLOCK_R },
+		{ c->forward.tls_key_file ? c->forward.tls_key_file : conf_path, LANDLOCK_R },
 #ifdef KS_SANITIZE_BUILD
 		{ "/proc", LANDLOCK_R },
 #endif
@@ -240,11 +262,18 @@ int collector_sandbox_enter(const struct collector_conf *c, const char *conf_pat
 	int ll = enter_landlock(c, conf_path);
 	if (ll < 0)
 		return ll;
+	int calls[NELEM(collector_calls) + NELEM(nats_calls)];
+	size_t ncalls = NELEM(collector_calls);
+	memcpy(calls, collector_calls, sizeof(collector_calls));
+	if (c->forward.enabled) {
+		memcpy(calls + ncalls, nats_calls, sizeof(nats_calls));
+		ncalls += NELEM(nats_calls);
+	}
 	struct seccomp_policy pol = {
-		.allow = collector_calls,
-		.nallow = NELEM(collector_calls),
-		.families = collector_families,
-		.nfamilies = NELEM(collector_families),
+		.allow = calls,
+		.nallow = ncalls,
+		.families = c->forward.enabled ? nats_families : collector_families,
+		.nfamilies = c->forward.enabled ? NELEM(nats_families) : NELEM(collector_families),
 		.default_action = SECCOMP_RET_KILL_PROCESS,
 	};
 	r = seccomp_install(&pol);
@@ -256,7 +285,7 @@ int collector_sandbox_enter(const struct collector_conf *c, const char *conf_pat
 	}
 	log_info("sandbox: running as %s (uid %u), no capabilities, %s, seccomp %s (%zu calls)",
 		 root ? u.name : "the starting user", (unsigned)getuid(), ll > 0 ? "landlock" : "no landlock",
-		 r == 0 ? "on" : "off", NELEM(collector_calls));
+		 r == 0 ? "on" : "off", ncalls);
 #ifdef KS_TEST_HOOKS
 	if (forbidden_try() < 0)
 		log_err("KS_TEST_FORBIDDEN: unknown name");

@@ -127,6 +127,8 @@ struct server {
 	struct loop_timer *tick;
 	uint8_t *plain; /* PROTO_PLAIN_MAX: decrypted transport message */
 	struct server_stats stats;
+	void (*commit_hook)(void *data, const char *host);
+	void *commit_hook_data;
 };
 
 static void hs_unlink(struct conn *c)
@@ -341,6 +343,8 @@ static void on_commit(struct loop *l, struct loop_timer *t, void *data)
 			conn_end(c, "store write failed");
 			continue;
 		}
+		if (c->want_ack && sv->commit_hook)
+			sv->commit_hook(sv->commit_hook_data, store_host_name(c->host));
 		if (c->want_ack && conn_ack(c) < 0)
 			conn_end(c, "ack send failed");
 	}
@@ -1155,6 +1159,12 @@ int server_listen_fd(struct server *sv, int fd)
 	ln->sv = sv;
 	sv->nlisteners++;
 	return 0;
+}
+
+void server_set_commit_hook(struct server *sv, void (*fn)(void *data, const char *host), void *data)
+{
+	sv->commit_hook = fn;
+	sv->commit_hook_data = data;
 }
 
 void server_get_stats(const struct server *sv, struct server_stats *st)

@@ -76,5 +76,9 @@ const char *server_reject_name(enum server_reject r);
  */
 void server_set_conf(struct server *sv, const struct collector_conf *conf);
 
+/* fn(data, host) after each group commit, for every host a session had
+ * records (or a heartbeat) committed for: the forwarding's cue (forward.h). */
+void server_set_commit_hook(struct server *sv, void (*fn)(void *data, const char *host), void *data);
+
 /* Close every connection and listener, commit what is pending, free. */
 void server_free(struct server *sv);

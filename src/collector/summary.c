@@ -11,6 +11,7 @@
 #include "journal.h"
 #include "json.h"
 #include "store.h"
+#include "forward.h"
 #include "summary.h"
 #include "text.h"
 #include "timestamp.h"
@@ -65,6 +66,24 @@ static bool read_contact(const char *path, uint64_t *ret)
 	return ok;
 }
 
+/* The forwarding cursor (forward.h): the record number after the last
+ * record JetStream acked; false when the host is not forwarded. */
+static bool read_forward(const char *path, uint64_t *ret)
+{
+	char p[PATH_MAX];
+	if ((size_t)snprintf(p, sizeof(p), "%s/%s", path, FORWARD_CURSOR_FILE) >= sizeof(p))
+		return false;
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	uint8_t b[FORWARD_CURSOR_LEN];
+	bool ok = pread(fd, b, sizeof(b), 0) == (ssize_t)sizeof(b) && memcmp(b, FORWARD_CURSOR_MAGIC, 8) == 0;
+	close(fd);
+	if (ok)
+		*ret = get_be64(b + 16);
+	return ok;
+}
+
 int summary_scan(const char *name, const char *path, bool with_gaps, struct host_summary *ret)
 {
 	struct host_summary *s = ret;
@@ -79,12 +98,13 @@ int summary_scan(const char *name, const char *path, bool with_gaps, struct host
 		return r;
 	}
 	size_t cap = 0, cache = 0;
-	uint64_t newest_recv = 0, held_first = 0;
+	uint64_t newest_recv = 0, held_first = 0, next_recno = 0;
 	bool held = false;
 	struct journal_entry e;
 	while ((r = journal_reader_next(jr, &e)) == 1) {
 		const struct record *rec = &e.rec;
 		s->records++;
+		next_recno = e.recno + 1;
 		/* A record without a boot (collector events) counts where -o
 		 * export puts it (output.c), as journalctl sees the boots: in
 		 * its host's boot before it, or, before any, in the next. */
@@ -130,6 +150,11 @@ int summary_scan(const char *name, const char *path, bool with_gaps, struct host
 	if (read_contact(path, &contact) && (!s->has_seen || contact > s->last_seen)) {
 		s->last_seen = contact;
 		s->has_seen = true;
+	}
+	uint64_t fwd;
+	if (read_forward(path, &fwd)) {
+		s->has_forward = true;
+		s->forward_lag = next_recno > fwd ? next_recno - fwd : 0;
 	}
 	if (r < 0 && r != -EBADMSG)
 		return r;
@@ -299,18 +324,20 @@ void summary_print_hosts(const struct host_summary *hs, size_t n, enum summary_f
 			json_cstring(&j, session_name(s->session));
 			json_key(&j, "gaps");
 			json_u64(&j, s->gaps ? gaps_count(s->gaps) : 0);
+			json_key(&j, "forward_lag");
+			s->has_forward ? json_u64(&j, s->forward_lag) : json_null(&j);
 			json_object_end(&j);
 			json_newline(&j);
 		}
 		return;
 	}
-	struct table t = { .ncols = 7 };
-	t.right[4] = t.right[6] = true;
+	struct table t = { .ncols = 8 };
+	t.right[4] = t.right[6] = t.right[7] = true;
 	if (table_row(&t) < 0)
 		return;
 	static const char *const head[] = { "HOST", "FIRST ENTRY",  "LAST ENTRY", "LAST SEEN",
-					    "LAG",  "LAST SESSION", "GAPS" };
-	for (size_t c = 0; c < 7; c++)
+					    "LAG",  "LAST SESSION", "GAPS",	  "FWD LAG" };
+	for (size_t c = 0; c < 8; c++)
 		snprintf(t.cells[0][c], TABLE_CELL, "%s", head[c]);
 	for (size_t h = 0; h < n; h++) {
 		const struct host_summary *s = &hs[h];
@@ -327,6 +354,10 @@ void summary_print_hosts(const struct host_summary *hs, size_t n, enum summary_f
 			snprintf(t.cells[r][4], TABLE_CELL, "-");
 		snprintf(t.cells[r][5], TABLE_CELL, "%s", session_name(s->session));
 		snprintf(t.cells[r][6], TABLE_CELL, "%zu", s->gaps ? gaps_count(s->gaps) : (size_t)0);
+		if (s->has_forward)
+			snprintf(t.cells[r][7], TABLE_CELL, "%" PRIu64, s->forward_lag);
+		else
+			snprintf(t.cells[r][7], TABLE_CELL, "-");
 	}
 	table_print(&t, f);
 out:

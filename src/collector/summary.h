@@ -20,6 +20,9 @@
  *   last_recv    highest receive time of an agent record
  *   newest       realtime (agent clock) of that record; the lag
  *                last_recv - newest is transport delay plus clock skew
+ *   forward_lag  records of the journal (collector events included)
+ *                after the forwarding cursor (forward.h): stored but
+ *                not acked by NATS JetStream yet; no cursor: none
  *   session      the last session event stored: start (open) or end
  *                (closed); a collector that died without writing the
  *                end leaves "open" behind
@@ -55,6 +58,8 @@ struct host_summary {
 	uint64_t last_seen;
 	uint64_t last_recv;
 	enum session_state session;
+	bool has_forward;
+	uint64_t forward_lag;
 	struct boot_info *boots;
 	size_t nboots;
 	struct gaps *gaps; /* with_gaps only; finished */

@@ -611,7 +611,7 @@ fi
 
 # --list-hosts
 kc --list-hosts >"$T/hosts" || die "--list-hosts"
-head -n 1 "$T/hosts" | grep -Eq '^HOST +FIRST ENTRY +LAST ENTRY +LAST SEEN +LAG LAST SESSION GAPS$' || die "--list-hosts header: $(head -n 1 "$T/hosts")"
+head -n 1 "$T/hosts" | grep -Eq '^HOST +FIRST ENTRY +LAST ENTRY +LAST SEEN +LAG LAST SESSION GAPS +FWD LAG$' || die "--list-hosts header: $(head -n 1 "$T/hosts")"
 nhosts=3
 [ -n "$UNSHARE" ] && nhosts=4
 [ "$(wc -l <"$T/hosts")" = $((nhosts + 1)) ] || die "--list-hosts rows: $(cat "$T/hosts")"
