@@ -65,7 +65,7 @@ enum output_mode {
 	OUTPUT_JSON_SEQ,
 	OUTPUT_JSON_SSE,
 	OUTPUT_EXPORT,
-	OUTPUT_VERBOSE,
+	OUTPUT_VERBOSE, /* the last: tests/fuzz/fuzz-kmsgctl-output.c walks them all */
 };
 
 #define OUTPUT_NAMES                                                                                    \
