@@ -34,6 +34,8 @@ for k in ca cb fh1 fh2 fh3; do
 	(umask 077 && "$KEYGEN" genkey >"$T/$k.key") || die genkey
 	"$KEYGEN" pubkey <"$T/$k.key" >"$T/$k.pub" || die pubkey
 done
+# The collector's key is its user's (kmsg-collector -n checks as that user).
+[ "$(id -u)" = 0 ] && chown kmsg-collector "$T/ca.key" "$T/cb.key"
 PORT_A=$(free_port)
 PORT_B=$(free_port)
 
