@@ -377,6 +377,84 @@ static void torn_case(uint64_t keep, uint64_t want_count, uint64_t want_next)
 	rm_rf(dir);
 }
 
+/* An agent event record (boot or start) of boot b, made like mkrec's. */
+static int append_event(struct spool *s, uint16_t event, const uint8_t b[16], unsigned i)
+{
+	struct record r = mkrec(6, 0, i);
+
+	r.source = RECORD_SRC_AGENT;
+	r.facility = RECORD_FACILITY_EVENT;
+	r.event = event;
+	memcpy(r.boot_id, b, 16);
+	return spool_append(s, &r);
+}
+
+/*
+ * The boot event is a position of its own: it says the boot was announced
+ * (spool_boot_announced), in the records and in the headers, without
+ * being a kmsg cursor; a kernel record of the boot says more.
+ */
+static void test_boot_event(void)
+{
+	char dir[128], p[256];
+	struct spool_conf c = small_conf(4096);
+	uint64_t per = (4096 - SPOOL_SEG_HDR_LEN) / E, kseq;
+	const uint8_t boot2[16] = { 0xb0, 0x08 };
+	struct spool *s;
+	uint8_t b[16];
+
+	fresh(dir, sizeof(dir), "bootev");
+	CHECK_EQ_INT(spool_open(&s, dir, &c, sid, boot), 0);
+	CHECK(!spool_boot_announced(s, boot));
+	CHECK_EQ_INT(append_event(s, RECORD_EV_BOOT, boot, 0), 0);
+	CHECK(spool_boot_announced(s, boot));
+	CHECK(!spool_boot_announced(s, boot2));
+	CHECK_EQ_INT(spool_cursor(s, b, &kseq), 0);
+	/* Other agent events fill segments: their headers keep the boot event. */
+	for (unsigned i = 1; i < 3 * per; i++)
+		CHECK_EQ_INT(append_event(s, RECORD_EV_START, boot, i), 0);
+	CHECK_EQ_INT(spool_close(s), 0);
+
+	/* From the records. */
+	CHECK_EQ_INT(spool_open(&s, dir, &c, sid, boot), 0);
+	CHECK(spool_boot_announced(s, boot));
+	CHECK_EQ_INT(spool_cursor(s, b, &kseq), 0);
+	/* From the newest header alone: the boot event's segment is gone. */
+	CHECK_EQ_INT(spool_ack(s, 3 * per), 0);
+	CHECK_EQ_INT(spool_close(s), 0);
+	CHECK_EQ_INT(count_files(dir, ".seg"), 1);
+	seg_path(p, sizeof(p), dir, 2 * per);
+	CHECK_EQ_INT(truncate(p, SPOOL_SEG_HDR_LEN), 0);
+	CHECK_EQ_INT(spool_open(&s, dir, &c, sid, boot), 0);
+	CHECK(spool_boot_announced(s, boot));
+	CHECK_EQ_INT(spool_cursor(s, b, &kseq), 0);
+
+	/* A kernel record of the boot is the cursor; a later boot event of
+	 * the same boot does not hide it, neither now nor after a restart. */
+	CHECK_EQ_INT(append(s, 6, 5, 0), 0);
+	CHECK_EQ_INT(append_event(s, RECORD_EV_BOOT, boot, 1), 0);
+	CHECK_EQ_INT(spool_cursor(s, b, &kseq), 1);
+	CHECK_EQ_INT(kseq, 5);
+	CHECK_EQ_INT(spool_close(s), 0);
+	CHECK_EQ_INT(spool_open(&s, dir, &c, sid, boot), 0);
+	CHECK(spool_boot_announced(s, boot));
+	CHECK_EQ_INT(spool_cursor(s, b, &kseq), 1);
+	CHECK_EQ_INT(kseq, 5);
+
+	/* Another boot's event: that boot is announced, the old cursor is
+	 * no position in it. */
+	CHECK_EQ_INT(append_event(s, RECORD_EV_BOOT, boot2, 2), 0);
+	CHECK(spool_boot_announced(s, boot2));
+	CHECK(!spool_boot_announced(s, boot));
+	CHECK_EQ_INT(spool_cursor(s, b, &kseq), 0);
+	CHECK_EQ_INT(spool_close(s), 0);
+	CHECK_EQ_INT(spool_open(&s, dir, &c, sid, boot2), 0);
+	CHECK(spool_boot_announced(s, boot2));
+	CHECK_EQ_INT(spool_cursor(s, b, &kseq), 0);
+	CHECK_EQ_INT(spool_close(s), 0);
+	rm_rf(dir);
+}
+
 static void test_torn(void)
 {
 	/* The cut entry's seq is still readable: seq 9 is known lost. */
@@ -1192,6 +1270,7 @@ int main(void)
 	}
 	test_roundtrip();
 	test_reopen();
+	test_boot_event();
 	test_torn();
 	test_flip();
 	test_read_damage();

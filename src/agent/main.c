@@ -192,6 +192,18 @@ static void agent_event(struct agent *a, uint16_t event, uint8_t level, const ch
 		check_degraded(a);
 }
 
+/* Test builds: KS_TEST_KILL_AT=where dies by SIGKILL there (a crash). */
+static void test_kill_at(const char *where)
+{
+#ifdef KS_TEST_HOOKS
+	const char *at = getenv("KS_TEST_KILL_AT");
+	if (at && strcmp(at, where) == 0)
+		raise(SIGKILL);
+#else
+	(void)where;
+#endif
+}
+
 static void start_events(struct agent *a, bool new_boot)
 {
 	uint8_t fbuf[512];
@@ -213,7 +225,11 @@ static void start_events(struct agent *a, bool new_boot)
 		(void)record_fields_add(&fb, "KERNEL_RELEASE", un.release, strlen(un.release));
 	(void)record_fields_add(&fb, "MACHINE_ID", mid, 32);
 	(void)record_fields_add(&fb, "HOSTNAME", host, hl);
+	test_kill_at("before-boot-event");
+	/* Written with the spool's position (its cursor) saying "announced":
+	 * one entry, so no crash leaves one without the other. */
 	agent_event(a, RECORD_EV_BOOT, LOG_INFO, "boot", &fb);
+	test_kill_at("after-boot-event");
 }
 
 /*
@@ -708,7 +724,9 @@ int main(int argc, char **argv)
 	/* Resume after the last kernel record the spool holds. */
 	struct source_position pos = { .from_now = a.conf.kmsg_from_now };
 	pos.have_cursor = spool_cursor(a.q, pos.boot_id, &pos.kmsg_seq) == 1;
-	bool new_boot = !pos.have_cursor || memcmp(pos.boot_id, a.boot_id, 16) != 0;
+	/* Not "no kernel record of this boot yet": a crash between the boot
+	 * event and the first kernel record would announce the boot twice. */
+	bool new_boot = !spool_boot_announced(a.q, a.boot_id);
 	source_set_position(a.src, &pos);
 	source_set_reader(a.src, (size_t)a.conf.kmsg_queue_size, (int)a.conf.kmsg_reader_priority);
 	if ((r = loop_signal(a.loop, SIGTERM, on_signal, &a)) < 0 ||

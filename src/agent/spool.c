@@ -105,8 +105,15 @@
 #define W_INDOUBT 1 /* in the cache, the disk failed: kept in memory */
 #define W_NOTKEPT 2 /* the disk failed before: the caller keeps it */
 
+/*
+ * The newest kernel record of the newest boot (valid), or, before the
+ * boot's first kernel record, the boot event record that announced it
+ * (boot_event: kmsg_seq means nothing and is 0). Either says the boot was
+ * announced; only a kernel record says where to resume reading.
+ */
 struct cursor {
 	bool valid;
+	bool boot_event;
 	uint64_t stream_seq, kmsg_seq;
 	uint8_t boot_id[16];
 };
@@ -378,7 +385,7 @@ static void hdr_build(uint8_t *h, const uint8_t sid[16], uint64_t first, const s
 		put_be64(h + H_CSEQ, c->stream_seq);
 		put_be64(h + H_CKMSG, c->kmsg_seq);
 		memcpy(h + H_CBOOT, c->boot_id, 16);
-		put_be32(h + H_FLAGS, SPOOL_HDR_F_CURSOR);
+		put_be32(h + H_FLAGS, SPOOL_HDR_F_CURSOR | (c->boot_event ? SPOOL_HDR_F_BOOT_EVENT : 0));
 	}
 	put_be64(h + H_NEXT, next);
 	crypto_generichash(h + H_SUM, 16, h, H_SUM, NULL, 0);
@@ -395,13 +402,16 @@ static int hdr_parse(const uint8_t *h, uint64_t first, uint8_t sid[16], uint64_t
 	crypto_generichash(sum, 16, h, H_SUM, NULL, 0);
 	if (memcmp(sum, h + H_SUM, 16) != 0)
 		return -EBADMSG;
-	if ((flags & ~SPOOL_HDR_F_CURSOR) != 0 || get_be32(h + H_RES) != 0)
+	if ((flags & ~(SPOOL_HDR_F_CURSOR | SPOOL_HDR_F_BOOT_EVENT)) != 0 || get_be32(h + H_RES) != 0)
+		return -EBADMSG;
+	if ((flags & SPOOL_HDR_F_BOOT_EVENT) && (!(flags & SPOOL_HDR_F_CURSOR) || get_be64(h + H_CKMSG) != 0))
 		return -EBADMSG;
 	if (get_be64(h + H_FIRST) != first || get_be64(h + H_NEXT) < first || get_be64(h + H_NEXT) >= SEQ_MAX)
 		return -EBADMSG;
 	memset(c, 0, sizeof(*c));
 	if (flags & SPOOL_HDR_F_CURSOR) {
 		c->valid = true;
+		c->boot_event = (flags & SPOOL_HDR_F_BOOT_EVENT) != 0;
 		c->stream_seq = get_be64(h + H_CSEQ);
 		c->kmsg_seq = get_be64(h + H_CKMSG);
 		memcpy(c->boot_id, h + H_CBOOT, 16);
@@ -415,17 +425,42 @@ static int hdr_parse(const uint8_t *h, uint64_t first, uint8_t sid[16], uint64_t
 	return 0;
 }
 
+/*
+ * The newer of two cursors: the larger stream seq, except that within one
+ * boot a kernel record beats its boot event (which says less), whatever
+ * their order, so that the result does not depend on the order of calls.
+ */
 static void cursor_max(struct cursor *c, const struct cursor *o)
 {
-	if (o->valid && (!c->valid || o->stream_seq > c->stream_seq))
+	if (!o->valid)
+		return;
+	if (c->valid && memcmp(c->boot_id, o->boot_id, 16) == 0 && c->boot_event != o->boot_event) {
+		if (c->boot_event)
+			*c = *o;
+		return;
+	}
+	if (!c->valid || o->stream_seq > c->stream_seq)
 		*c = *o;
 }
 
+/* The cursor after record r (held, written or dropped at once). */
 static void cursor_set(struct cursor *c, const struct record *r)
 {
+	if (r->source == RECORD_SRC_AGENT && r->event == RECORD_EV_BOOT) {
+		/* Announces a boot; a kernel record of that boot says more. */
+		if (c->valid && !c->boot_event && memcmp(c->boot_id, r->boot_id, 16) == 0)
+			return;
+		c->valid = true;
+		c->boot_event = true;
+		c->stream_seq = r->stream_seq;
+		c->kmsg_seq = 0;
+		memcpy(c->boot_id, r->boot_id, 16);
+		return;
+	}
 	if (r->source != RECORD_SRC_KMSG)
 		return;
 	c->valid = true;
+	c->boot_event = false;
 	c->stream_seq = r->stream_seq;
 	c->kmsg_seq = r->kmsg_seq;
 	memcpy(c->boot_id, r->boot_id, 16);
@@ -518,8 +553,7 @@ static int scan_body(struct segscan *ss, const uint8_t *b, size_t n, const uint8
 						       .level = rec.level,
 						       .rank = (uint8_t)rank_of(rec.source, rec.event,
 										rec.level) };
-				if (rec.source == RECORD_SRC_KMSG)
-					cursor_set(&ss->rcur, &rec);
+				cursor_set(&ss->rcur, &rec);
 			}
 			ss->any = true;
 			ss->max_seq = rec.stream_seq;
@@ -2022,11 +2056,16 @@ const uint8_t *spool_stream_id(const struct spool *s)
 
 int spool_cursor(const struct spool *s, uint8_t boot_id[16], uint64_t *kmsg_seq)
 {
-	if (!s->acc_cursor.valid)
+	if (!s->acc_cursor.valid || s->acc_cursor.boot_event)
 		return 0;
 	memcpy(boot_id, s->acc_cursor.boot_id, 16);
 	*kmsg_seq = s->acc_cursor.kmsg_seq;
 	return 1;
+}
+
+bool spool_boot_announced(const struct spool *s, const uint8_t boot_id[16])
+{
+	return s->acc_cursor.valid && memcmp(s->acc_cursor.boot_id, boot_id, 16) == 0;
 }
 
 uint64_t spool_next_seq(const struct spool *s)
@@ -2432,8 +2471,11 @@ int spool_check(const char *dir, FILE *out)
 	if (sc.cur.valid) {
 		fprintf(out, "cursor: boot id ");
 		put_hex(out, sc.cur.boot_id, 16);
-		fprintf(out, ", kmsg seq %" PRIu64 " (stream seq %" PRIu64 ")\n", sc.cur.kmsg_seq,
-			sc.cur.stream_seq);
+		if (sc.cur.boot_event)
+			fprintf(out, ", boot event only (stream seq %" PRIu64 ")\n", sc.cur.stream_seq);
+		else
+			fprintf(out, ", kmsg seq %" PRIu64 " (stream seq %" PRIu64 ")\n", sc.cur.kmsg_seq,
+				sc.cur.stream_seq);
 	} else {
 		fprintf(out, "cursor: none\n");
 	}

@@ -73,6 +73,9 @@
 #define SPOOL_ENTRY_SUM_BYTES 16
 #define SPOOL_ENTRY_OVERHEAD (SPOOL_ENTRY_LEN_BYTES + SPOOL_ENTRY_SUM_BYTES)
 #define SPOOL_HDR_F_CURSOR 1u
+/* With SPOOL_HDR_F_CURSOR: the cursor is a boot event, not a kernel record
+ * (no kmsg seq; docs/SPOOL.md, "Cursor"). */
+#define SPOOL_HDR_F_BOOT_EVENT 2u
 /* Records of this level or more important are urgent: spool_urgent finds
  * them (docs/SPOOL.md, "Priority"); what an URGENT message may carry. */
 #define SPOOL_URGENT_LEVEL PROTO_URGENT_LEVEL_MAX
@@ -134,9 +137,19 @@ const uint8_t *spool_stream_id(const struct spool *s);
  * memory queue, or dropped at once by overflow), or, after a restart,
  * recovered from the files: only what was written counts there, so the
  * records a crash took from the buffer are read from the kernel again.
- * Returns 1 and fills both, or 0 if the spool has none (both untouched).
+ * Returns 1 and fills both, or 0 if the spool has none (both untouched),
+ * also when only a boot event of the newest boot is known (see below).
  */
 int spool_cursor(const struct spool *s, uint8_t boot_id[16], uint64_t *kmsg_seq);
+
+/*
+ * Whether the spool holds (or held: the position outlives the records)
+ * a boot event record or a kernel record of boot boot_id, as the newest
+ * boot it saw: the boot was announced. The same position as
+ * spool_cursor's, kept with the boot event record when it is written, so
+ * a crash cannot leave the event without it or the reverse.
+ */
+bool spool_boot_announced(const struct spool *s, const uint8_t boot_id[16]);
 
 /* The stream seq the next record gets. */
 uint64_t spool_next_seq(const struct spool *s);
