@@ -110,6 +110,7 @@ static const int agent_calls[] = {
 	SYS_uname,
 	/* libsodium's randombytes (Noise ephemerals, backoff jitter) */
 	SYS_getrandom,
+	SYS_sysinfo, /* glibc's qsort, also inside libsystemd (SANDBOX.md) */
 	/* network: the collector (TCP), DNS (UDP), syslog and sd_notify (AF_UNIX) */
 	SYS_connect,
 	SYS_sendto,
