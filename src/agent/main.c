@@ -586,12 +586,9 @@ int main(int argc, char **argv)
 	bool spool_check_opt = false, reload_check = false, print_commitment = false;
 	const char *spool_check_dir = NULL;
 	static const struct option opts[] = {
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "spool-check", optional_argument, NULL, 'S' },
-		{ "check-reload", no_argument, NULL, 'R' },
-		{ "print-commitment", no_argument, NULL, 'P' },
-		{ 0 },
+		{ "version", no_argument, NULL, 'V' },		 { "help", no_argument, NULL, 'h' },
+		{ "spool-check", optional_argument, NULL, 'S' }, { "check-reload", no_argument, NULL, 'R' },
+		{ "print-commitment", no_argument, NULL, 'P' },	 { 0 },
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "c:dnh", opts, NULL)) != -1) {
