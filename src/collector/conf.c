@@ -286,6 +286,8 @@ int collector_conf_load(struct collector_conf *c, const char *path, const char *
 	c->addr_connections = 64;
 	c->addr_handshake_rate = 20;
 	c->addr_handshake_burst = 40;
+	c->addr_handshaking = 8;
+	c->prefix_handshaking = 32;
 	c->addr_table = 65536;
 	c->store.segment_size = STORE_SEGMENT_SIZE_DEFAULT;
 	unsigned long long seg = c->store.segment_size, max_size = 0, host_max = 0, max_age_ms = 0;
@@ -316,6 +318,8 @@ int collector_conf_load(struct collector_conf *c, const char *path, const char *
 		r |= cfg_int(g, "limits.address_handshake_rate", false, 1, 1000000, &c->addr_handshake_rate);
 		r |= cfg_int(g, "limits.address_handshake_burst", false, 1, 1000000,
 			     &c->addr_handshake_burst);
+		r |= cfg_int(g, "limits.address_handshaking", false, 1, 1 << 20, &c->addr_handshaking);
+		r |= cfg_int(g, "limits.prefix_handshaking", false, 1, 1 << 20, &c->prefix_handshaking);
 		r |= cfg_int(g, "limits.address_table", false, 64, 1 << 24, &c->addr_table);
 		r |= cfg_string(g, "clients_dir", false, &c->clients_dir);
 		/* Retention is off unless configured; 0 also means no limit. */

@@ -58,8 +58,10 @@ struct collector_conf {
 	long long addr_connections;    /* per source address (IPv6: per /64) */
 	long long addr_handshake_rate; /* handshakes (DH operations) per second per address */
 	long long addr_handshake_burst;
-	long long addr_table;	 /* source addresses tracked at most */
-	const char *clients_dir; /* one HOST.pub file per client; NULL: none ("") */
+	long long addr_handshaking;   /* not key-confirmed per address (IPv6 /64) */
+	long long prefix_handshaking; /* not key-confirmed per IPv6 /56 */
+	long long addr_table;	      /* source addresses tracked at most */
+	const char *clients_dir;      /* one HOST.pub file per client; NULL: none ("") */
 	/* store { ... }: segment size and retention (store.h) */
 	struct store_limits store;
 	struct collector_forward forward;

@@ -39,13 +39,13 @@
  * pile up is not reading and is dropped. */
 #define SERVER_WBUF_CAP 4096
 /* Connections not yet key-confirmed per IPv4 address or IPv6 /64, and per
- * IPv6 /56: a newcomer beyond either evicts the oldest of its group, and
+ * IPv6 /56 (limits.address_handshaking and limits.prefix_handshaking, 8
+ * and 32 by default): a newcomer beyond either evicts the oldest of its
+ * group, and
  * one beyond max_handshaking the oldest of all (docs/SECURITY.md 5). So
  * silent or slow connections from a few addresses or one /56 never fill
  * max_handshaking, and the oldest ones (the attacker's, held open) go
  * first, not the newest (an agent's, whose msg1 follows its connect). */
-#define SERVER_ADDR_HANDSHAKING 8
-#define SERVER_PREFIX_HANDSHAKING 32
 /* Under pressure (more than half of max_handshaking in use) connections
  * get this long, if shorter than handshake_timeout, for msg1 and again
  * for key confirmation. */
@@ -995,8 +995,8 @@ static void limit_conf(const struct collector_conf *conf, struct addrlimit_conf 
 		.rate = (uint32_t)conf->addr_handshake_rate,
 		.burst = (uint32_t)conf->addr_handshake_burst,
 		.table_size = (uint32_t)conf->addr_table,
-		.max_hs = SERVER_ADDR_HANDSHAKING,
-		.max_hs_prefix = SERVER_PREFIX_HANDSHAKING,
+		.max_hs = (uint32_t)conf->addr_handshaking,
+		.max_hs_prefix = (uint32_t)conf->prefix_handshaking,
 	};
 }
 
