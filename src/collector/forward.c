@@ -335,39 +335,17 @@ static void hex(char *out, const uint8_t *p, size_t n)
 	out[2 * n] = 0;
 }
 
-/* kmsgctl -o json's object for e (output.c's print_json, into memory). */
+/* kmsgctl -o json's object for e (the members by view_json_members, as
+ * output.c's print_json writes them), into memory. */
 static int entry_json(struct forward *fw, const char *host, const struct journal_entry *e)
 {
 	if (view_build(fw->view, host, e, true) < 0)
 		return -ENOMEM;
-	size_t n;
-	const struct view_field *f = view_fields(fw->view, &n);
 	rewind(fw->jf);
 	struct json j;
 	json_init(&j, fw->jf, false);
 	json_object_begin(&j);
-	bool dups = view_has_duplicates(fw->view);
-	for (size_t i = 0; i < n; i++) {
-		/* A name given more than once: all its values as one array. */
-		bool seen = false;
-		for (size_t k = 0; dups && k < i && !seen; k++)
-			seen = strcmp(f[k].name, f[i].name) == 0;
-		if (seen)
-			continue;
-		size_t count = 1;
-		for (size_t k = i + 1; dups && k < n; k++)
-			count += strcmp(f[k].name, f[i].name) == 0;
-		json_key(&j, f[i].name);
-		if (count == 1) {
-			json_value(&j, f[i].val, f[i].len);
-			continue;
-		}
-		json_array_begin(&j);
-		for (size_t k = i; k < n; k++)
-			if (strcmp(f[k].name, f[i].name) == 0)
-				json_value(&j, f[k].val, f[k].len);
-		json_array_end(&j);
-	}
+	view_json_members(fw->view, &j, NULL, NULL);
 	json_object_end(&j);
 	if (fflush(fw->jf) != 0)
 		return -ENOMEM;

@@ -590,12 +590,16 @@ static bool field_wanted(const struct output *o, const char *name)
 	return false;
 }
 
+/* field_wanted for view_json_members. */
+static bool json_field_wanted(const char *name, void *arg)
+{
+	return field_wanted(arg, name);
+}
+
 static int print_json(struct output *o, const char *host, const struct journal_entry *e)
 {
 	if (view_build(o->v, host, e, true) < 0)
 		return -ENOMEM;
-	size_t n;
-	const struct view_field *f = view_fields(o->v, &n);
 	struct json j;
 	json_init(&j, o->f, o->c.mode == OUTPUT_JSON_PRETTY);
 	json_set_tight(&j);
@@ -605,22 +609,7 @@ static int print_json(struct output *o, const char *host, const struct journal_e
 	else if (o->c.mode == OUTPUT_JSON_SSE)
 		fputs("data: ", o->f);
 	json_object_begin(&j);
-	bool dups = view_has_duplicates(o->v);
-	for (size_t i = 0; i < n; i++) {
-		if ((dups && view_repeat(o->v, i)) || !field_wanted(o, f[i].name))
-			continue;
-		json_key(&j, f[i].name);
-		size_t k = dups ? view_next_same(o->v, i) : VIEW_NONE;
-		if (k == VIEW_NONE) {
-			json_value(&j, f[i].val, f[i].len);
-			continue;
-		}
-		/* A field given more than once: an array of its values. */
-		json_array_begin(&j);
-		for (k = i; k != VIEW_NONE; k = view_next_same(o->v, k))
-			json_value(&j, f[k].val, f[k].len);
-		json_array_end(&j);
-	}
+	view_json_members(o->v, &j, json_field_wanted, o);
 	json_object_end(&j);
 	json_newline(&j);
 	if (o->c.mode == OUTPUT_JSON_SSE)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cursor.h"
+#include "json.h"
 #include "text.h"
 #include "store.h"
 #include "view.h"
@@ -591,4 +592,26 @@ const struct view_field *view_fields(const struct view *v, size_t *ret_n)
 {
 	*ret_n = v->n;
 	return v->f;
+}
+
+void view_json_members(const struct view *v, struct json *j, bool (*wanted)(const char *name, void *arg),
+		       void *arg)
+{
+	size_t n;
+	const struct view_field *f = view_fields(v, &n);
+	bool dups = view_has_duplicates(v);
+	for (size_t i = 0; i < n; i++) {
+		if ((dups && view_repeat(v, i)) || (wanted && !wanted(f[i].name, arg)))
+			continue;
+		json_key(j, f[i].name);
+		size_t k = dups ? view_next_same(v, i) : VIEW_NONE;
+		if (k == VIEW_NONE) {
+			json_value(j, f[i].val, f[i].len);
+			continue;
+		}
+		json_array_begin(j);
+		for (k = i; k != VIEW_NONE; k = view_next_same(v, k))
+			json_value(j, f[k].val, f[k].len);
+		json_array_end(j);
+	}
 }

@@ -77,6 +77,15 @@ bool view_has_duplicates(const struct view *v);
 size_t view_next_same(const struct view *v, size_t i);
 /* Whether a field before field i has its name. */
 bool view_repeat(const struct view *v, size_t i);
+struct json;
+/*
+ * The built fields as the members of one JSON object (kmsgctl -o json;
+ * forward.c): a name given more than once becomes one member with an
+ * array of its values. wanted (when not NULL) leaves out names for
+ * which it returns false. The caller begins and ends the object.
+ */
+void view_json_members(const struct view *v, struct json *j, bool (*wanted)(const char *name, void *arg),
+		       void *arg);
 
 /*
  * What journalctl's short format shows before the colon: the identifier
